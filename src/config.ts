@@ -1,0 +1,94 @@
+// Every default of durable-sessions, resolved once from the environment.
+// Deeper modules receive the resolved Config and never read process.env themselves.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from './types';
+
+export interface ActorConfig {
+  /** An actor with no work for this long flushes its snapshot and completes. */
+  idleTimeoutMs: number;
+  /** Continue-as-new after this many commands in one run (Temporal caps a run at 2,000 updates). */
+  continueAsNewAfter: number;
+  /** How many recent turn ids an actor remembers (and carries across continue-as-new) to dedupe retries. */
+  rememberTurnIds: number;
+}
+
+export interface Config {
+  /** Project root: where migrations/ lives and where .data/ and .cache/ default to. */
+  rootDir: string;
+  /** Embedded state: Temporal's SQLite file and the embedded Postgres cluster. */
+  dataDir: string;
+  /** Downloaded tools (the temporal CLI). */
+  cacheDir: string;
+  temporal: {
+    /** host:port of an existing Temporal frontend; undefined starts the embedded dev server. */
+    address?: string;
+    namespace: string;
+    taskQueue: string;
+    /** Path to a `temporal` binary to use for the embedded dev server. */
+    cliPath?: string;
+    /** Embedded dev server ports (0 = pick a free one). */
+    port: number;
+    uiPort: number;
+    /** SQLite `synchronous` pragma of the embedded dev server: full (default, no durability given up) or normal. */
+    sqliteSynchronous: 'full' | 'normal';
+    /** Retention of closed workflow runs in the embedded namespace. */
+    namespaceRetentionDays: number;
+  };
+  /** Postgres connection string; undefined starts the embedded Postgres. */
+  databaseUrl?: string;
+  postgresPort: number;
+  actor: ActorConfig;
+  cleanup: { retentionDays: number; intervalMs: number };
+}
+
+export const DEFAULT_TASK_QUEUE = 'durable-sessions';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const rootDir = path.resolve(env.DURABLE_SESSIONS_ROOT ?? findRoot());
+  const dataDir = path.resolve(rootDir, env.DURABLE_SESSIONS_DATA_DIR ?? '.data');
+  return {
+    rootDir,
+    dataDir,
+    cacheDir: path.resolve(rootDir, env.DURABLE_SESSIONS_CACHE_DIR ?? '.cache'),
+    temporal: {
+      address: env.TEMPORAL_ADDRESS || undefined,
+      namespace: env.TEMPORAL_NAMESPACE || 'default',
+      taskQueue: env.TEMPORAL_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+      cliPath: env.TEMPORAL_CLI_PATH || undefined,
+      port: int(env.TEMPORAL_PORT, 7233),
+      uiPort: int(env.TEMPORAL_UI_PORT, 8233),
+      sqliteSynchronous: env.TEMPORAL_SQLITE_SYNCHRONOUS === 'normal' ? 'normal' : 'full',
+      namespaceRetentionDays: int(env.TEMPORAL_RETENTION_DAYS, 3),
+    },
+    databaseUrl: env.DATABASE_URL || undefined,
+    postgresPort: int(env.POSTGRES_PORT, 5433),
+    actor: {
+      idleTimeoutMs: int(env.SESSION_IDLE_TIMEOUT_MS, 10 * 60 * 1000),
+      continueAsNewAfter: int(env.SESSION_CONTINUE_AS_NEW_AFTER, 500),
+      rememberTurnIds: int(env.SESSION_REMEMBER_TURN_IDS, 256),
+    },
+    cleanup: {
+      retentionDays: int(env.SESSION_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
+      intervalMs: int(env.SESSION_CLEANUP_INTERVAL_MS, DEFAULT_CLEANUP_INTERVAL_MS),
+    },
+  };
+}
+
+function int(raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw new Error(`expected an integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** The nearest folder above this file that holds package.json (works from src/ and from dist/src/). */
+export function findRoot(start: string = __dirname): string {
+  let dir = start;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
