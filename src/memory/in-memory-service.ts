@@ -1,0 +1,207 @@
+// InMemorySessionService: the reference's MockSessionService, a SessionService kept in a Map.
+// Used by tests, demos and the contract suite; every change goes through the shared session rules.
+import { ValidationError } from '../errors';
+import type { CommandCapableService, CommandOptions } from '../service';
+import {
+  SessionCommand,
+  SessionSnapshot,
+  applyCommand,
+  expiryCutoff,
+  lastMessage,
+  normaliseLimit,
+  nowSeconds,
+  validateAgentType,
+  validateCommand,
+  validateRetentionDays,
+  validateSessionId,
+  validateTurnId,
+  validateUserId,
+} from '../session-rules';
+import {
+  CommandResult,
+  ConversationContext,
+  ListOptions,
+  SessionPage,
+  SessionSummary,
+  copyContext,
+} from '../types';
+import { sampleSessions } from './sample-data';
+
+export interface InMemorySessionServiceOptions {
+  /** Seed the reference's four sample sessions (default true, like NewMockSessionService). */
+  sampleData?: boolean;
+  /** Millisecond clock; tests pass a fixed one to put timestamps and expiry where they want. */
+  now?: () => number;
+  /** How many recent turn ids each session remembers for deduplication (default 256, like the actor). */
+  rememberTurnIds?: number;
+}
+
+/** The position after which a page starts: the last row of the previous page. */
+interface CursorKey {
+  updatedAt: number;
+  sessionId: string;
+}
+
+export class InMemorySessionService implements CommandCapableService {
+  private sessions = new Map<string, SessionSnapshot>();
+  /** Per session, turn id → the first result, in insertion order so the oldest is dropped first. */
+  private turns = new Map<string, Map<string, CommandResult>>();
+  private readonly now: () => number;
+  private readonly rememberTurnIds: number;
+
+  constructor(options: InMemorySessionServiceOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.rememberTurnIds = options.rememberTurnIds ?? 256;
+    if (options.sampleData ?? true) {
+      for (const ctx of sampleSessions(nowSeconds(this.now()))) this.setSessionDirectly(ctx.sessionId, ctx);
+    }
+  }
+
+  async saveContext(sessionId: string, ctx: ConversationContext): Promise<void> {
+    const { context } = this.apply(sessionId, { type: 'save', context: ctx });
+    // The reference mutates the caller's struct; we report what was stored (an existing session keeps createdAt).
+    ctx.sessionId = context.sessionId;
+    ctx.createdAt = context.createdAt;
+    ctx.updatedAt = context.updatedAt;
+  }
+
+  async loadContext(sessionId: string): Promise<ConversationContext | null> {
+    validateSessionId(sessionId);
+    const snapshot = this.sessions.get(sessionId);
+    return snapshot ? copyContext(snapshot.context) : null;
+  }
+
+  async listSessions(userId: number, limit: number, options?: ListOptions): Promise<SessionSummary[]> {
+    return (await this.listSessionsPage(userId, limit, options)).sessions;
+  }
+
+  async listSessionsPage(userId: number, limit: number, options: ListOptions = {}): Promise<SessionPage> {
+    validateUserId(userId);
+    const pageSize = normaliseLimit(limit);
+    if (options.agentType !== undefined) validateAgentType(options.agentType);
+    const after = options.cursor !== undefined ? decodeListCursor(options.cursor) : undefined;
+
+    const rows = [...this.sessions.values()]
+      .map((s) => s.context)
+      .filter((c) => c.userId === userId)
+      .filter((c) => options.agentType === undefined || c.agentType === options.agentType)
+      .filter((c) => after === undefined || compareNewestFirst(c, after) > 0)
+      .sort(compareNewestFirst);
+
+    const page = rows.slice(0, pageSize);
+    const sessions = page.map((c) => ({
+      sessionId: c.sessionId,
+      agentType: c.agentType,
+      lastMessage: lastMessage(c.messages),
+      updatedAt: c.updatedAt,
+    }));
+    const last = page[page.length - 1];
+    return rows.length > pageSize && last ? { sessions, nextCursor: encodeListCursor(last) } : { sessions };
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    validateSessionId(sessionId);
+    this.sessions.delete(sessionId);
+    this.turns.delete(sessionId);
+  }
+
+  async cleanupExpired(retentionDays: number): Promise<number> {
+    validateRetentionDays(retentionDays);
+    const cutoff = expiryCutoff(this.now(), retentionDays);
+    let deleted = 0;
+    for (const [id, snapshot] of this.sessions) {
+      if (snapshot.context.updatedAt < cutoff) {
+        this.sessions.delete(id);
+        this.turns.delete(id);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  /**
+   * Applies one command atomically: nothing else runs between reading and writing the map. A turn id seen
+   * before on this session returns the first result and applies nothing.
+   */
+  async execute(
+    sessionId: string,
+    command: SessionCommand,
+    options: CommandOptions = {},
+  ): Promise<CommandResult> {
+    if (options.turnId !== undefined) validateTurnId(options.turnId);
+    const seen = options.turnId !== undefined ? this.turns.get(sessionId)?.get(options.turnId) : undefined;
+    if (seen) return { context: copyContext(seen.context), version: seen.version };
+    const result = this.apply(sessionId, command);
+    if (options.turnId !== undefined) this.rememberTurn(sessionId, options.turnId, result);
+    return { context: copyContext(result.context), version: result.version };
+  }
+
+  /** Removes every session (the reference's Clear). */
+  clear(): void {
+    this.sessions = new Map();
+    this.turns = new Map();
+  }
+
+  /**
+   * Stores a session exactly as given (no validation, no timestamp changes) — for tests that back-date.
+   * Sets `ctx.sessionId` like the reference, but stores a copy where the reference kept the caller's
+   * pointer, so a caller changing its object later cannot change the store behind the rules' back.
+   */
+  setSessionDirectly(sessionId: string, ctx: ConversationContext): void {
+    ctx.sessionId = sessionId;
+    const version = (this.sessions.get(sessionId)?.version ?? 0) + 1;
+    const context = copyContext({ ...ctx, messages: ctx.messages ?? [], metadata: ctx.metadata ?? {} });
+    this.sessions.set(sessionId, { context, version });
+  }
+
+  private apply(sessionId: string, command: SessionCommand): CommandResult {
+    validateSessionId(sessionId);
+    validateCommand(command);
+    const prev = this.sessions.get(sessionId) ?? null;
+    const { snapshot, changed } = applyCommand(sessionId, prev, command, nowSeconds(this.now()));
+    if (changed) this.sessions.set(sessionId, snapshot);
+    // The snapshot may share arrays with the stored state; callers only ever see copies.
+    return { context: copyContext(snapshot.context), version: snapshot.version };
+  }
+
+  private rememberTurn(sessionId: string, turnId: string, result: CommandResult): void {
+    let turns = this.turns.get(sessionId);
+    if (!turns) this.turns.set(sessionId, (turns = new Map()));
+    turns.set(turnId, result);
+    while (turns.size > this.rememberTurnIds) {
+      const oldest = turns.keys().next().value;
+      if (oldest === undefined) break;
+      turns.delete(oldest);
+    }
+  }
+}
+
+/** Newest first; ties by session id descending. Negative when `a` comes before `b`. */
+function compareNewestFirst(a: CursorKey, b: CursorKey): number {
+  if (a.updatedAt !== b.updatedAt) return b.updatedAt - a.updatedAt;
+  return a.sessionId < b.sessionId ? 1 : a.sessionId > b.sessionId ? -1 : 0;
+}
+
+/** The opaque keyset cursor: base64url of JSON `[updatedAt, sessionId]` of the last row of a page. */
+export function encodeListCursor(last: CursorKey): string {
+  return Buffer.from(JSON.stringify([last.updatedAt, last.sessionId]), 'utf8').toString('base64url');
+}
+
+/** Reads a cursor of encodeListCursor; anything else is a ValidationError on `cursor`. */
+export function decodeListCursor(cursor: string): CursorKey {
+  let parsed: unknown;
+  try {
+    if (typeof cursor !== 'string' || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new ValidationError('cursor', 'is not a cursor returned by listSessionsPage');
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 2 ||
+    !Number.isSafeInteger(parsed[0]) ||
+    typeof parsed[1] !== 'string'
+  )
+    throw new ValidationError('cursor', 'is not a cursor returned by listSessionsPage');
+  return { updatedAt: parsed[0] as number, sessionId: parsed[1] };
+}
