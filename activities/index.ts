@@ -1,0 +1,25 @@
+// Activities of the session actor: the Postgres side effects (load, persist, delete a snapshot).
+// The worker builds them around one pg pool; workflows see only the SessionActivities type.
+import type { Pool } from 'pg';
+import { deleteIfExpired, deleteSessionRow, loadSnapshot, upsertSnapshot } from '../src/postgres/snapshots';
+import type { SessionSnapshot } from '../src/session-rules';
+
+export interface SessionActivities {
+  /** The stored snapshot of a session, or null when Postgres has none. */
+  loadSnapshot(sessionId: string): Promise<SessionSnapshot | null>;
+  /** Writes a snapshot unless Postgres already holds this version or a newer one. */
+  persistSnapshot(snapshot: SessionSnapshot): Promise<boolean>;
+  /** Removes a session's row; true when there was one. */
+  deleteSnapshot(sessionId: string): Promise<boolean>;
+  /** Removes a session's row only if it is still older than the cutoff; true when it did. */
+  expireSnapshot(sessionId: string, cutoff: number): Promise<boolean>;
+}
+
+export function createSessionActivities(pool: Pool): SessionActivities {
+  return {
+    loadSnapshot: (sessionId) => loadSnapshot(pool, sessionId),
+    persistSnapshot: (snapshot) => upsertSnapshot(pool, snapshot),
+    deleteSnapshot: (sessionId) => deleteSessionRow(pool, sessionId),
+    expireSnapshot: (sessionId, cutoff) => deleteIfExpired(pool, sessionId, cutoff),
+  };
+}

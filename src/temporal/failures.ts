@@ -1,0 +1,73 @@
+// Maps what the Temporal client throws back to the library's typed errors, and says which failures to retry.
+// Used by TemporalSessionService around every update, signal and query.
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
+import { QueryRejectedError, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  FAILURE_TYPES,
+  SessionConflictError,
+  SessionError,
+  SessionNotFoundError,
+  StorageError,
+  ValidationError,
+} from '../errors';
+import { ACTOR_CLOSING } from '../../workflows/messages';
+
+/** The actor's failure as a typed error; other errors become StorageError with the cause kept. */
+export function toSessionError(err: unknown, sessionId: string): Error {
+  if (err instanceof SessionError) return err;
+  const failure = applicationFailureOf(err);
+  if (failure) {
+    switch (failure.type) {
+      case FAILURE_TYPES.validation: {
+        const details = failure.details?.[0] as { field?: string } | undefined;
+        const field = details?.field ?? 'input';
+        return new ValidationError(field, stripField(failure.message, field));
+      }
+      case FAILURE_TYPES.notFound:
+        return new SessionNotFoundError(sessionId);
+      case FAILURE_TYPES.conflict:
+        return new SessionConflictError(sessionId);
+    }
+  }
+  return new StorageError(`session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
+/**
+ * True for the window in which a command reaches a run that is completing (idle, deleted, expired):
+ * retrying starts or reaches the next run, so the command is never lost.
+ */
+export function isActorGone(err: unknown): boolean {
+  if (applicationFailureOf(err)?.type === ACTOR_CLOSING) return true;
+  if (err instanceof WorkflowNotFoundError) return true;
+  const text = describeChain(err);
+  return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed/i.test(text);
+}
+
+export function isQueryOnClosedActor(err: unknown): boolean {
+  return err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError;
+}
+
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e instanceof ApplicationFailure) return e;
+    if (e instanceof WorkflowUpdateFailedError || e instanceof ServiceError || e instanceof Error) e = e.cause;
+    else return undefined;
+  }
+  return undefined;
+}
+
+function describeChain(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(' <- ');
+}
+
+function stripField(message: string, field: string): string {
+  return message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
+}

@@ -1,0 +1,278 @@
+// TemporalSessionService: the product. Every change is one command to the session's actor (update-with-start);
+// reads ask the running actor and fall back to the Postgres snapshot; lists read Postgres.
+import { randomUUID } from 'node:crypto';
+import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
+import { backOff } from 'exponential-backoff';
+import type { Pool } from 'pg';
+import type { ActorConfig } from '../config';
+import { deleteSessionRow, listSummaries, loadSnapshot } from '../postgres/snapshots';
+import type { CommandCapableService, CommandOptions } from '../service';
+import {
+  SessionCommand,
+  recentMessages,
+  validateCommand,
+  validateContent,
+  validateAgentType,
+  validateSessionId,
+  validateTurnId,
+  validateUserId,
+} from '../session-rules';
+import {
+  CommandResult,
+  ConversationContext,
+  ListOptions,
+  Message,
+  SessionPage,
+  SessionSummary,
+  copyContext,
+  fromWireContext,
+} from '../types';
+import {
+  CommandAck,
+  SessionActorInput,
+  TurnOutcome,
+  appendMessageUpdate,
+  appendTurnUpdate,
+  clearMessagesUpdate,
+  contextQuery,
+  deleteSessionUpdate,
+  recentMessagesQuery,
+  recoverSessionUpdate,
+  saveContextUpdate,
+  sessionWorkflowId,
+  turnSignal,
+  turnStatusQuery,
+  updateMetadataUpdate,
+  SESSION_WORKFLOW_TYPE,
+} from '../../workflows/messages';
+import { cleanupExpiredSessions, eraseWorkflowHistories } from './erasure';
+import { isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
+
+export interface TemporalSessionServiceOptions {
+  client: Client;
+  /** Postgres holding the snapshots (the worker's activities write them). */
+  pool: Pool;
+  taskQueue: string;
+  actor?: Partial<ActorConfig>;
+}
+
+export interface DurableTurnOptions {
+  turnId?: string;
+  agentType?: string;
+  /** Creates the session for this user when it does not exist yet. */
+  userId?: number;
+}
+
+type UpdateCall = [UpdateDefinition<CommandAck, [never]>, unknown];
+
+export class TemporalSessionService implements CommandCapableService {
+  private readonly client: Client;
+  /** Queries that must not replay a closed run: rejected, so reads fall back to Postgres. */
+  private readonly openOnly: WorkflowClient;
+  private readonly pool: Pool;
+  private readonly taskQueue: string;
+  private readonly actor: Partial<ActorConfig>;
+
+  constructor(options: TemporalSessionServiceOptions) {
+    this.client = options.client;
+    this.pool = options.pool;
+    this.taskQueue = options.taskQueue;
+    this.actor = options.actor ?? {};
+    this.openOnly = new WorkflowClient({
+      connection: options.client.connection,
+      namespace: options.client.options.namespace,
+      queryRejectCondition: 'NOT_OPEN',
+    });
+  }
+
+  /** Applies one command in the session's actor and answers once it is applied (the "applied" acknowledgement). */
+  async execute(sessionId: string, command: SessionCommand, options: CommandOptions = {}): Promise<CommandResult> {
+    validateSessionId(sessionId);
+    validateCommand(command);
+    const turnId = options.turnId ?? randomUUID();
+    validateTurnId(turnId);
+    const [update, args] = toUpdate(command);
+    const ack = await this.retryingActor(sessionId, () =>
+      this.client.workflow.executeUpdateWithStart(update, {
+        args: [args as never],
+        updateId: turnId,
+        startWorkflowOperation: this.startOperation(sessionId),
+      }),
+    );
+    return { version: ack.version, context: fromWireContext(ack.context) };
+  }
+
+  /**
+   * The "durable" acknowledgement: resolves once Temporal has persisted the turn (signal-with-start); the actor
+   * applies it once by turn id. Validated here with the same rules, so a turn that resolves will be applied,
+   * except on a missing session without `userId` (see `turnStatus`).
+   */
+  async submitTurn(sessionId: string, user: string, assistant: string, options: DurableTurnOptions = {}): Promise<string> {
+    validateSessionId(sessionId);
+    validateContent('user', user);
+    validateContent('assistant', assistant);
+    if (options.agentType !== undefined) validateAgentType(options.agentType);
+    if (options.userId !== undefined) validateUserId(options.userId);
+    const turnId = options.turnId ?? randomUUID();
+    validateTurnId(turnId);
+    await this.retryingActor(sessionId, () =>
+      this.client.workflow.signalWithStart(SESSION_WORKFLOW_TYPE, {
+        workflowId: sessionWorkflowId(sessionId),
+        taskQueue: this.taskQueue,
+        args: [this.actorInput(sessionId)],
+        signal: turnSignal,
+        signalArgs: [
+          { turn_id: turnId, user, assistant, agent_type: options.agentType, user_id: options.userId },
+        ],
+        staticSummary: summaryOf(sessionId),
+      }),
+    );
+    return turnId;
+  }
+
+  /** What became of a turn id in the running actor ('unknown' once it has completed or forgotten it). */
+  async turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }> {
+    validateSessionId(sessionId);
+    try {
+      return await this.openOnly.getHandle(sessionWorkflowId(sessionId)).query(turnStatusQuery, turnId);
+    } catch (err) {
+      if (isQueryOnClosedActor(err)) return { status: 'unknown' };
+      throw toSessionError(err, sessionId);
+    }
+  }
+
+  async saveContext(sessionId: string, ctx: ConversationContext): Promise<void> {
+    const { context } = await this.execute(sessionId, { type: 'save', context: ctx });
+    ctx.sessionId = sessionId;
+    ctx.createdAt = context.createdAt;
+    ctx.updatedAt = context.updatedAt;
+  }
+
+  async loadContext(sessionId: string): Promise<ConversationContext | null> {
+    validateSessionId(sessionId);
+    const live = await this.askActor(sessionId, (h) => h.query(contextQuery));
+    if (live !== undefined) return live ? fromWireContext(live) : null;
+    const stored = await loadSnapshot(this.pool, sessionId);
+    return stored ? copyContext(stored.context) : null;
+  }
+
+  /** The last n messages (all when n <= 0 or n >= length); null when the session does not exist. */
+  async getRecentMessages(sessionId: string, n: number): Promise<Message[] | null> {
+    validateSessionId(sessionId);
+    const live = await this.askActor(sessionId, (h) => h.query(recentMessagesQuery, n));
+    if (live !== undefined) return live;
+    const stored = await loadSnapshot(this.pool, sessionId);
+    return stored ? recentMessages(stored.context.messages, n) : null;
+  }
+
+  async listSessions(userId: number, limit: number, options?: ListOptions): Promise<SessionSummary[]> {
+    return (await this.listSessionsPage(userId, limit, options)).sessions;
+  }
+
+  listSessionsPage(userId: number, limit: number, options?: ListOptions): Promise<SessionPage> {
+    return listSummaries(this.pool, userId, limit, options);
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    validateSessionId(sessionId);
+    try {
+      // Through the single writer when it runs, so no turn lands between the delete and the actor's end.
+      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).executeUpdate(deleteSessionUpdate, {
+        args: [{}],
+      });
+    } catch (err) {
+      if (!isActorGone(err)) throw toSessionError(err, sessionId);
+      await deleteSessionRow(this.pool, sessionId);
+    }
+    await eraseWorkflowHistories(this.client, sessionWorkflowId(sessionId));
+  }
+
+  cleanupExpired(retentionDays: number): Promise<number> {
+    return cleanupExpiredSessions(this.client, this.pool, retentionDays);
+  }
+
+  /** Runs a query against the open actor; undefined when no actor is running (read Postgres instead). */
+  private async askActor<T>(
+    sessionId: string,
+    ask: (handle: ReturnType<WorkflowClient['getHandle']>) => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await ask(this.openOnly.getHandle(sessionWorkflowId(sessionId)));
+    } catch (err) {
+      if (isQueryOnClosedActor(err) || isActorGone(err) || isNotHydrated(err)) return undefined;
+      throw toSessionError(err, sessionId);
+    }
+  }
+
+  /** Retries the short window in which a command meets a run that is completing; maps failures to typed errors. */
+  private async retryingActor<T>(sessionId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await backOff(call, {
+        numOfAttempts: 12,
+        startingDelay: 10,
+        maxDelay: 500,
+        jitter: 'full',
+        retry: (err) => isActorGone(err),
+      });
+    } catch (err) {
+      throw toSessionError(err, sessionId);
+    }
+  }
+
+  private startOperation(sessionId: string) {
+    return new WithStartWorkflowOperation(SESSION_WORKFLOW_TYPE, {
+      workflowId: sessionWorkflowId(sessionId),
+      taskQueue: this.taskQueue,
+      args: [this.actorInput(sessionId)],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: summaryOf(sessionId),
+    });
+  }
+
+  private actorInput(sessionId: string): SessionActorInput {
+    return {
+      session_id: sessionId,
+      idle_timeout_ms: this.actor.idleTimeoutMs,
+      continue_as_new_after: this.actor.continueAsNewAfter,
+      remember_turn_ids: this.actor.rememberTurnIds,
+    };
+  }
+}
+
+function summaryOf(sessionId: string): string {
+  return `Session ${sessionId}`;
+}
+
+function isNotHydrated(err: unknown): boolean {
+  return err instanceof Error && /not hydrated/.test(err.message);
+}
+
+/** The actor's update and wire payload for a command. */
+function toUpdate(command: SessionCommand): UpdateCall {
+  const call = (def: unknown, args: unknown): UpdateCall => [def as UpdateCall[0], args];
+  switch (command.type) {
+    case 'save': {
+      const c = command.context;
+      return call(saveContextUpdate, {
+        context: {
+          user_id: c.userId,
+          agent_type: c.agentType,
+          messages: c.messages,
+          metadata: c.metadata,
+          created_at: c.createdAt,
+        },
+      });
+    }
+    case 'recover':
+      return call(recoverSessionUpdate, { user_id: command.userId, agent_type: command.agentType });
+    case 'appendMessage':
+      return call(appendMessageUpdate, { role: command.message.role, content: command.message.content });
+    case 'appendTurn':
+      return call(appendTurnUpdate, { user: command.user, assistant: command.assistant, agent_type: command.agentType });
+    case 'clearMessages':
+      return call(clearMessagesUpdate, {});
+    case 'updateMetadata':
+      return call(updateMetadataUpdate, { metadata: command.patch });
+  }
+}
