@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Connection } from '@temporalio/client';
 import { msNumberToTs } from '@temporalio/common/lib/time';
-import { freePort } from './ports';
+import { assertPortFree, freePort } from './ports';
 import { LogTail, isRunning, killOnParentExit, sleep, stopChild } from './process';
 
 /** Search attributes the session actors are indexed by; registered at every start (idempotent). */
@@ -89,6 +89,8 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const port = opts.port ? opts.port : await freePort(ip);
   const uiPort = opts.uiPort === null ? null : opts.uiPort ? opts.uiPort : await freePort(ip);
   const namespace = opts.namespace ?? 'default';
+  if (opts.port) await assertPortFree(port, ip, 'temporal dev server');
+  if (opts.uiPort) await assertPortFree(opts.uiPort, ip, 'temporal dev server UI');
   if (opts.dbFile) fs.mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
   const args = devServerArgs({
     ip,
@@ -151,7 +153,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       }
       try {
         await probe(address, namespace, opts.namespaceRetentionDays);
-        break;
+        if (isRunning(child)) break;
       } catch (err) {
         lastError = err;
         await sleep(200);
@@ -173,7 +175,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
 
 /** One readiness attempt: connect, describe the namespace, and apply the retention if asked. */
 async function probe(address: string, namespace: string, retentionDays: number | undefined): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
   try {
     await connection.workflowService.describeNamespace({ namespace });
     if (retentionDays !== undefined) {

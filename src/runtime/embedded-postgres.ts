@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { freePort } from './ports';
+import { assertPortFree, freePort } from './ports';
 import { LogTail, isRunning, killOnParentExit, run, sleep, stopChild } from './process';
 
 export const EMBEDDED_PG_USER = 'postgres';
@@ -201,6 +201,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   }
 
   const port = opts.port ? opts.port : await freePort();
+  if (opts.port) await assertPortFree(port, '127.0.0.1', 'embedded Postgres');
   const args = [
     '-D', dataDir,
     '-p', String(port),
@@ -241,7 +242,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
       try {
         await client.connect();
         await client.query('select 1');
-        break;
+        if (isRunning(child)) break;
       } catch (err) {
         lastError = err;
         await sleep(100);

@@ -20,3 +20,20 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** True when `port` can be bound on `host` right now. */
+export function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Throws a clear error when an explicitly configured port is taken (so we never probe someone else's server). */
+export async function assertPortFree(port: number, host: string, what: string): Promise<void> {
+  if (!(await portIsFree(port, host))) {
+    throw new Error(`${what}: port ${port} on ${host} is already in use (choose another port, or 0 for a free one)`);
+  }
+}
