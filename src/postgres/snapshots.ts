@@ -18,22 +18,30 @@ import { wrapPgError } from './errors';
 /** A pool or a checked-out client (for callers that need a transaction). */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
-/** A `conversation_context` row as node-postgres returns it (bigint parsed as number by createPool). */
+/**
+ * A `conversation_context` row as node-postgres returns it. bigint columns arrive as numbers from a createPool
+ * pool and as strings from a default pg.Pool, so every reader goes through int().
+ */
 export interface SnapshotRow {
   session_id: string;
   user_id: number;
   agent_type: string;
   context_data: unknown;
-  created_at: number;
-  updated_at: number;
-  version: number;
+  created_at: number | string;
+  updated_at: number | string;
+  version: number | string;
 }
 
 interface SummaryRow {
   session_id: string;
   agent_type: string;
   last_message: string;
-  updated_at: number;
+  updated_at: number | string;
+}
+
+/** A bigint column as a JS number (Unix seconds and versions are far below 2^53). */
+function int(value: number | string): number {
+  return typeof value === 'number' ? value : Number(value);
 }
 
 /** Runs one parameterised statement; every driver error leaves here as a SessionError with `{ cause }`. */
@@ -110,16 +118,14 @@ export async function saveOwnedRow(
   db: Queryable,
   c: ConversationContext,
 ): Promise<{ createdAt: number; version: number } | null> {
-  const result = await query<{ created_at: number; version: number }>(db, 'save context', SAVE_OWNED, [
-    c.sessionId,
-    c.userId,
-    c.agentType ?? '',
-    contextData(c),
-    c.createdAt,
-    c.updatedAt,
-  ]);
+  const result = await query<{ created_at: number | string; version: number | string }>(
+    db,
+    'save context',
+    SAVE_OWNED,
+    [c.sessionId, c.userId, c.agentType ?? '', contextData(c), c.createdAt, c.updatedAt],
+  );
   const row = result.rows[0];
-  return row ? { createdAt: row.created_at, version: row.version } : null;
+  return row ? { createdAt: int(row.created_at), version: int(row.version) } : null;
 }
 
 const LOAD_SNAPSHOT = `
@@ -171,11 +177,11 @@ export async function listSummaries(
     sessionId: r.session_id,
     agentType: r.agent_type,
     lastMessage: r.last_message,
-    updatedAt: r.updated_at,
+    updatedAt: int(r.updated_at),
   }));
   const last = rows[rows.length - 1];
   return result.rows.length > pageSize && last
-    ? { sessions, nextCursor: encodeCursor({ updatedAt: last.updated_at, sessionId: last.session_id }) }
+    ? { sessions, nextCursor: encodeCursor({ updatedAt: int(last.updated_at), sessionId: last.session_id }) }
     : { sessions };
 }
 
@@ -287,9 +293,9 @@ export function rowToSnapshot(row: SnapshotRow): SessionSnapshot {
       agentType: row.agent_type,
       messages: parsed,
       metadata: (metadata ?? {}) as Metadata,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
+      createdAt: int(row.created_at),
+      updatedAt: int(row.updated_at),
     },
-    version: row.version,
+    version: int(row.version),
   };
 }
