@@ -18,7 +18,6 @@ export interface StackHandles {
 }
 
 declare global {
-  // eslint-disable-next-line no-var
   var __DS_TEST_STACK__: StackHandles | undefined;
 }
 
