@@ -99,3 +99,6 @@ export const statusQuery = defineQuery<ActorStatus>('status');
 
 /** ApplicationFailure type of a command that reached an actor that is completing; retry it (a new run starts). */
 export const ACTOR_CLOSING = 'ActorClosing';
+
+/** Query failure message while the actor loads its state or applies received turns; ask again shortly. */
+export const ACTOR_BUSY = 'session actor busy: loading state or applying received turns';

@@ -28,6 +28,7 @@ import {
 } from '../src/session-rules';
 import { fromWireContext, toWireContext } from '../src/types';
 import {
+  ACTOR_BUSY,
   ACTOR_CLOSING,
   CommandAck,
   SessionActorInput,
@@ -72,6 +73,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   let closing = false;
   let endReason: SessionActorResult['reason'] = 'idle';
   let commandsThisRun = 0;
+  let pendingTurns = 0; // durable turns received but not yet applied
   let lastActivityMs = Date.now();
   let indexed = { userId: NaN, agentType: '\u0000' };
   const turns = new Map<string, TurnOutcome>(input.carried?.turns ?? []);
@@ -187,9 +189,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   setHandler(turnSignal, async (args) => {
     const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
     if (turnId && turns.has(turnId)) return;
-    await condition(() => hydrated && !exclusive);
-    if (turnId && turns.has(turnId)) return;
+    pendingTurns++;
     try {
+      await condition(() => hydrated && !exclusive);
+      if (turnId && turns.has(turnId)) return;
       validateTurnId(turnId);
       const command: SessionCommand = {
         type: 'appendTurn',
@@ -198,12 +201,18 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
         agentType: args.agent_type,
       };
       validateCommand(command);
-      if (!snapshot && args.user_id !== undefined) apply({ type: 'recover', userId: args.user_id, agentType: args.agent_type });
+      if (!snapshot && args.user_id !== undefined) {
+        const create: SessionCommand = { type: 'recover', userId: args.user_id, agentType: args.agent_type };
+        validateCommand(create);
+        apply(create);
+      }
       const next = apply(command);
       remember(turnId, { status: 'applied', version: next.version });
     } catch (err) {
       const e = err instanceof SessionError ? err : new SessionError('internal', String(err));
       if (turnId) remember(turnId, { status: 'rejected', code: e.code, message: e.message });
+    } finally {
+      pendingTurns--;
     }
   });
 
@@ -241,9 +250,11 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     return { expired };
   });
 
-  // Before hydration the actor cannot know the session; failing the query sends the reader to Postgres.
+  // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or
+  // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
+  // the client asks again.
   const loaded = (): SessionSnapshot | null => {
-    if (!hydrated) throw new Error('session actor not hydrated yet');
+    if (!hydrated || pendingTurns > 0) throw new Error(ACTOR_BUSY);
     return snapshot;
   };
   setHandler(contextQuery, () => {
@@ -254,7 +265,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     const s = loaded();
     return s ? recentMessages(s.context.messages, n) : null;
   });
-  setHandler(turnStatusQuery, (turnId) => turns.get(turnId) ?? { status: 'unknown' });
+  setHandler(turnStatusQuery, (turnId) => {
+    loaded();
+    return turns.get(turnId) ?? { status: 'unknown' };
+  });
   setHandler(statusQuery, () => ({
     exists: snapshot !== null,
     version: snapshot?.version ?? 0,

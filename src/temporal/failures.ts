@@ -11,7 +11,7 @@ import {
   StorageError,
   ValidationError,
 } from '../errors';
-import { ACTOR_CLOSING } from '../../workflows/messages';
+import { ACTOR_BUSY, ACTOR_CLOSING } from '../../workflows/messages';
 
 /** The actor's failure as a typed error; other errors become StorageError with the cause kept. */
 export function toSessionError(err: unknown, sessionId: string): Error {
@@ -38,10 +38,18 @@ export function toSessionError(err: unknown, sessionId: string): Error {
  * retrying starts or reaches the next run, so the command is never lost.
  */
 export function isActorGone(err: unknown): boolean {
-  if (applicationFailureOf(err)?.type === ACTOR_CLOSING) return true;
+  const type = applicationFailureOf(err)?.type;
+  // UnprocessedUpdate: the run ended (continue-as-new, idle) in the task that carried the update, so the
+  // server refused it unapplied. The retry carries the same update id, so it is applied at most once.
+  if (type === ACTOR_CLOSING || type === 'UnprocessedUpdate') return true;
   if (err instanceof WorkflowNotFoundError) return true;
   const text = describeChain(err);
   return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed/i.test(text);
+}
+
+/** A query refused because the actor is still loading or applying received turns. */
+export function isActorBusy(err: unknown): boolean {
+  return describeChain(err).includes(ACTOR_BUSY);
 }
 
 export function isQueryOnClosedActor(err: unknown): boolean {

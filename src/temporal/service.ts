@@ -47,7 +47,7 @@ import {
   SESSION_WORKFLOW_TYPE,
 } from '../../workflows/messages';
 import { cleanupExpiredSessions, eraseWorkflowHistories } from './erasure';
-import { isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
+import { isActorBusy, isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
 
 export interface TemporalSessionServiceOptions {
   client: Client;
@@ -134,12 +134,8 @@ export class TemporalSessionService implements CommandCapableService {
   /** What became of a turn id in the running actor ('unknown' once it has completed or forgotten it). */
   async turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }> {
     validateSessionId(sessionId);
-    try {
-      return await this.openOnly.getHandle(sessionWorkflowId(sessionId)).query(turnStatusQuery, turnId);
-    } catch (err) {
-      if (isQueryOnClosedActor(err)) return { status: 'unknown' };
-      throw toSessionError(err, sessionId);
-    }
+    const status = await this.askActor(sessionId, (h) => h.query(turnStatusQuery, turnId));
+    return status ?? { status: 'unknown' };
   }
 
   async saveContext(sessionId: string, ctx: ConversationContext): Promise<void> {
@@ -198,9 +194,16 @@ export class TemporalSessionService implements CommandCapableService {
     ask: (handle: ReturnType<WorkflowClient['getHandle']>) => Promise<T>,
   ): Promise<T | undefined> {
     try {
-      return await ask(this.openOnly.getHandle(sessionWorkflowId(sessionId)));
+      // A busy actor (loading, or applying turns received before this query) is asked again: answering from
+      // Postgres then could miss an acknowledged durable turn.
+      return await backOff(() => ask(this.openOnly.getHandle(sessionWorkflowId(sessionId))), {
+        numOfAttempts: 20,
+        startingDelay: 5,
+        maxDelay: 250,
+        retry: (err) => isActorBusy(err),
+      });
     } catch (err) {
-      if (isQueryOnClosedActor(err) || isActorGone(err) || isNotHydrated(err)) return undefined;
+      if (isQueryOnClosedActor(err) || isActorGone(err)) return undefined;
       throw toSessionError(err, sessionId);
     }
   }
@@ -244,9 +247,6 @@ function summaryOf(sessionId: string): string {
   return `Session ${sessionId}`;
 }
 
-function isNotHydrated(err: unknown): boolean {
-  return err instanceof Error && /not hydrated/.test(err.message);
-}
 
 /** The actor's update and wire payload for a command. */
 function toUpdate(command: SessionCommand): UpdateCall {

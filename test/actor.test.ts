@@ -1,0 +1,199 @@
+// The session actor on a real dev server and Postgres: concurrency, idempotency, continue-as-new,
+// idle completion and rehydration, snapshot convergence, the durable path, and bad input at the actor.
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { SessionNotFoundError, ValidationError } from '../src/errors';
+import { loadSnapshot } from '../src/postgres/snapshots';
+import { SessionRecovery } from '../src/recovery';
+import { appendMessageUpdate, sessionWorkflowId, statusQuery } from '../workflows/messages';
+import { eventually, makeContext, uniqueIds } from './support/contract';
+import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
+
+async function runIdsOf(h: TemporalHarness, sessionId: string): Promise<string[]> {
+  const runs: string[] = [];
+  for await (const e of h.client.workflow.list({ query: `WorkflowId = '${sessionWorkflowId(sessionId)}'` })) {
+    runs.push(e.runId);
+  }
+  return runs;
+}
+
+describe('session actor', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+  let ids: ReturnType<typeof uniqueIds>;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('actor', { continueAsNewAfter: 12, idleTimeoutMs: 60_000 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  beforeEach(() => {
+    ids = uniqueIds();
+  });
+
+  test('50 concurrent appendMessage calls are each applied exactly once, in one total order', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => recovery.appendMessage(id, { role: 'user', content: `w${i}` })),
+    );
+    const versions = results.map((r) => r.version).sort((a, b) => a - b);
+    // Every acknowledged write got its own version, with no gaps: one total order of 50 commands.
+    expect(new Set(versions).size).toBe(50);
+    expect(versions[49] - versions[0]).toBe(49);
+    const byVersion = new Map(results.map((r, i) => [r.version, `w${i}`]));
+    const expectedWindow = versions.slice(-20).map((v) => byVersion.get(v));
+    const ctx = await h.service.loadContext(id);
+    expect(ctx?.messages.map((m) => m.content)).toEqual(expectedWindow);
+    // ...and the command count crossed the continue-as-new threshold (12) several times without a loss.
+    expect((await runIdsOf(h, id)).length).toBeGreaterThan(1);
+  });
+
+  test('50 concurrent metadata writes keep all 50 keys (no lost update)', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    await Promise.all(Array.from({ length: 50 }, (_, i) => recovery.updateMetadata(id, `writer${i}`, i)));
+    const ctx = await h.service.loadContext(id);
+    expect(Object.keys(ctx?.metadata ?? {}).length).toBe(50);
+    await eventually(async () => {
+      const stored = await loadSnapshot(h.pool, id);
+      expect(Object.keys(stored?.context.metadata ?? {}).length).toBe(50);
+    });
+  });
+
+  test('the same turn id is applied once, also across continue-as-new', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    const first = await recovery.appendTurn(id, 'hi', 'hello', 'memo', { turnId: 'turn-1' });
+    const again = await recovery.appendTurn(id, 'hi', 'hello', 'memo', { turnId: 'turn-1' });
+    expect(again.version).toBe(first.version);
+    const runsBefore = await runIdsOf(h, id);
+    // 15 more commands cross the threshold of 12: the actor continues as new, carrying its turn ids.
+    for (let i = 0; i < 15; i++) await recovery.updateMetadata(id, 'n', i);
+    await eventually(async () => expect((await runIdsOf(h, id)).length).toBeGreaterThan(runsBefore.length));
+    const before = await h.service.loadContext(id);
+    const retried = await recovery.appendTurn(id, 'hi', 'hello', 'memo', { turnId: 'turn-1' });
+    expect(retried.version).toBe(first.version);
+    const after = await h.service.loadContext(id);
+    expect(after?.messages).toEqual(before?.messages);
+    expect(after?.messages.filter((m) => m.content === 'hi')).toHaveLength(1);
+  });
+
+  test('a durable turn is readable at once (read-your-writes) and deduplicated by turn id', async () => {
+    const id = ids.sessionId();
+    const userId = ids.userId();
+    const turnId = await h.service.submitTurn(id, 'q1', 'a1', { userId, agentType: 'assistant' });
+    const ctx = await h.service.loadContext(id);
+    expect(ctx?.messages).toEqual([
+      { role: 'user', content: 'q1' },
+      { role: 'assistant', content: 'a1' },
+    ]);
+    expect(ctx?.userId).toBe(userId);
+    expect(ctx?.agentType).toBe('assistant');
+    await h.service.submitTurn(id, 'q1', 'a1', { turnId });
+    expect((await h.service.loadContext(id))?.messages).toHaveLength(2);
+    expect(await h.service.turnStatus(id, turnId)).toEqual({ status: 'applied', version: expect.any(Number) });
+  });
+
+  test('a durable turn to a missing session without a user is recorded as rejected, not applied', async () => {
+    const id = ids.sessionId();
+    const turnId = await h.service.submitTurn(id, 'q', 'a');
+    expect(await h.service.turnStatus(id, turnId)).toMatchObject({ status: 'rejected', code: 'session_not_found' });
+    expect(await h.service.loadContext(id)).toBeNull();
+  });
+
+  test('bad durable turns are refused before they are sent', async () => {
+    const id = ids.sessionId();
+    await expect(h.service.submitTurn(id, '', 'a', { userId: 1 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.submitTurn('bad id!', 'q', 'a', { userId: 1 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.submitTurn(id, 'q', 'a', { userId: 2 ** 31 })).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  test('the actor rejects a malformed update in its validator and changes nothing', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    const before = await h.client.workflow.getHandle(sessionWorkflowId(id)).query(statusQuery);
+    const raw = h.client.workflow.getHandle(sessionWorkflowId(id));
+    for (const bad of [{ role: 'robot', content: 'x' }, { role: 'user', content: '' }, { role: 'user' }, null]) {
+      await expect(raw.executeUpdate(appendMessageUpdate, { args: [bad as never] })).rejects.toBeInstanceOf(
+        WorkflowUpdateFailedError,
+      );
+    }
+    const after = await raw.query(statusQuery);
+    expect(after.version).toBe(before.version);
+    // The history holds no accepted update for them: rejected in the validator, before it.
+    const history = await raw.fetchHistory();
+    const accepted = (history.events ?? []).filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    expect(accepted).toHaveLength(1); // the recoverSession above
+  });
+
+  test('the snapshot in Postgres converges to the actor state after a burst of writes', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => h.service.submitTurn(id, `u${i}`, `a${i}`, { turnId: `t-${i}` })),
+    );
+    const live = await h.service.loadContext(id);
+    const status = await h.client.workflow.getHandle(sessionWorkflowId(id)).query(statusQuery);
+    await eventually(async () => {
+      const stored = await loadSnapshot(h.pool, id);
+      expect(stored?.version).toBe(status.version);
+      expect(stored?.context).toEqual(live);
+    }, 5_000);
+  });
+
+  test('changes to a missing session are SessionNotFoundError and leave no row', async () => {
+    const id = ids.sessionId();
+    await expect(recovery.appendTurn(id, 'q', 'a')).rejects.toBeInstanceOf(SessionNotFoundError);
+    expect(await loadSnapshot(h.pool, id)).toBeNull();
+  });
+});
+
+describe('session actor lifecycle', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('actor_idle', { idleTimeoutMs: 1_500, continueAsNewAfter: 500 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test('an idle actor flushes and completes; the next write rehydrates from the snapshot', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    const userId = ids.userId();
+    const saved = makeContext(id, userId, { metadata: { topic: 'idle', count: 42 } });
+    await h.service.saveContext(id, saved);
+    const first = await recovery.appendTurn(id, 'before', 'idle');
+    const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
+    await eventually(async () => expect((await handle.describe()).status.name).toBe('COMPLETED'), 15_000);
+    // Closed actor: reads come from Postgres.
+    const cold = await h.service.loadContext(id);
+    expect(cold?.messages.map((m) => m.content)).toEqual(['before', 'idle']);
+    expect(cold?.metadata).toEqual({ topic: 'idle', count: 42 });
+    const next = await recovery.appendTurn(id, 'after', 'wake');
+    expect(next.version).toBe(first.version + 1);
+    expect(next.context.messages.map((m) => m.content)).toEqual(['before', 'idle', 'after', 'wake']);
+    expect(next.context.createdAt).toBe(saved.createdAt);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+
+  test('writes racing the idle completion are never lost', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    let acknowledged = 0;
+    // Writes spaced around the idle timeout, so some land while a run is completing.
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 1_400 + (i % 3) * 100));
+      await recovery.updateMetadata(id, `k${i}`, i);
+      acknowledged++;
+    }
+    const ctx = await h.service.loadContext(id);
+    expect(Object.keys(ctx?.metadata ?? {})).toHaveLength(acknowledged);
+  });
+});
