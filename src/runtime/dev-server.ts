@@ -20,6 +20,11 @@ export const DYNAMIC_CONFIG: Readonly<Record<string, boolean>> = {
   'frontend.enableUpdateWorkflowExecution': true,
   'frontend.enableExecuteMultiOperation': true,
   'system.enableEagerWorkflowStart': true,
+  // Erasure: by default the server defers deleting a just-closed run until its close tasks are acknowledged,
+  // retrying with a backoff that measured 10-20 s here. The session actor has no parent or children whose
+  // close tasks matter, and eraseWorkflowHistories lists again until the run is gone, so delete at once.
+  'history.transferProcessorEnsureCloseBeforeDelete': false,
+  'history.visibilityProcessorEnsureCloseBeforeDelete': false,
 };
 
 export interface DevServerOptions {
