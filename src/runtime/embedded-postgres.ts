@@ -270,15 +270,22 @@ function withDatabase(adminUrl: string, name: string): string {
   return u.toString();
 }
 
-async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+async function adminQuery(adminUrl: string, sql: string, params: unknown[] = []): Promise<number> {
   const client = new pg.Client({ connectionString: adminUrl });
   client.on('error', () => undefined);
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query(sql, params)).rowCount ?? 0;
   } finally {
     await client.end();
   }
+}
+
+/** Creates database `name` unless it exists; returns its URL. Used by the embedded stack at every start. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  checkName(name);
+  const found = await adminQuery(adminUrl, 'SELECT 1 FROM pg_database WHERE datname = $1::text', [name]);
+  return found > 0 ? withDatabase(adminUrl, name) : createDatabase(adminUrl, name);
 }
 
 /** Creates database `name` (validated, quoted) on the server of `adminUrl`; returns its URL. */

@@ -1,0 +1,35 @@
+// The package root: the contract (types, constants, errors, SessionService), its three implementations,
+// SessionRecovery and SessionCleanupJob, the session rules, and the runtime entry points.
+export * from './types';
+export * from './errors';
+export type { SessionService, CommandCapableService, CommandOptions } from './service';
+export { isCommandCapable } from './service';
+export {
+  applyCommand,
+  applyWindow,
+  recentMessages,
+  lastMessage,
+  validateCommand,
+  validateSessionId,
+  validateUserId,
+  expiryCutoff,
+} from './session-rules';
+export type { SessionCommand, SessionSnapshot, CommandType } from './session-rules';
+export { SessionRecovery } from './recovery';
+export { SessionCleanupJob } from './cleanup-job';
+export type { CleanupConfig, CleanupScheduler, CleanupLogger } from './cleanup-job';
+export { InMemorySessionService } from './memory/in-memory-service';
+export type { InMemorySessionServiceOptions } from './memory/in-memory-service';
+export { PostgresSessionStore } from './postgres/store';
+export type { SessionCache } from './postgres/cache';
+export { LruSessionCache } from './postgres/cache';
+export { createPool } from './postgres/pool';
+export { migrate } from './postgres/migrate';
+export { TemporalSessionService } from './temporal/service';
+export type { TemporalSessionServiceOptions, DurableTurnOptions } from './temporal/service';
+export { createSessionWorker } from './temporal/worker';
+export { loadConfig } from './config';
+export type { Config, ActorConfig } from './config';
+export { startStack, connectToStack } from './runtime/stack';
+export type { Stack, StackConnection } from './runtime/stack';
+export * as actorProtocol from '../workflows/messages';

@@ -1,0 +1,212 @@
+// The whole runtime in one call: Temporal (embedded dev server or TEMPORAL_ADDRESS), Postgres (embedded or
+// DATABASE_URL), migrations, the client-side service and optionally the worker. Used by the CLI and the benchmark.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type pg from 'pg';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { migrate } from '../postgres/migrate';
+import { createPool } from '../postgres/pool';
+import { TemporalSessionService } from '../temporal/service';
+import { createSessionWorker } from '../temporal/worker';
+import { DevServer, startDevServer } from './dev-server';
+import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres';
+import { portIsFree } from './ports';
+import { resolveTemporalCli } from './temporal-cli';
+
+export const EMBEDDED_DATABASE = 'durable_sessions';
+
+export interface StackOptions {
+  /** Run a worker in this process (default true). */
+  worker?: boolean;
+  logger: Logger;
+}
+
+export interface Stack {
+  config: Config;
+  temporalAddress: string;
+  /** The Temporal Web UI, when the embedded dev server runs it. */
+  uiUrl?: string;
+  databaseUrl: string;
+  pool: pg.Pool;
+  client: Client;
+  service: TemporalSessionService;
+  worker?: Worker;
+  /** Stops everything this call started, in reverse order; idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Where a running embedded stack advertises its addresses, so `durable-sessions turn …` can reach it. */
+export function stackFile(config: Config): string {
+  return path.join(config.dataDir, 'stack.json');
+}
+
+let runtimeInstalled = false;
+/** Quiets the Temporal SDK's own logging to warnings (once per process). */
+export function installTemporalRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by the host application: keep its choice.
+  }
+}
+
+export async function startStack(config: Config, options: StackOptions): Promise<Stack> {
+  const log = options.logger;
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    while (stops.length > 0) {
+      const next = stops.pop() as () => Promise<void>;
+      await next().catch((err: unknown) => log.warn({ err }, 'stop failed'));
+    }
+  };
+  try {
+    fs.mkdirSync(config.dataDir, { recursive: true });
+    const [temporal, postgres] = await Promise.all([startTemporal(config, log), startPostgres(config, log)]);
+    if (temporal.server) stops.push(() => (temporal.server as DevServer).stop());
+    if (postgres.embedded) stops.push(() => (postgres.embedded as EmbeddedPg).stop());
+
+    const pool = createPool(postgres.url, 20);
+    stops.push(() => pool.end());
+    await migrate(pool);
+
+    installTemporalRuntime();
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const service = new TemporalSessionService({
+      client,
+      pool,
+      taskQueue: config.temporal.taskQueue,
+      actor: config.actor,
+    });
+
+    let worker: Worker | undefined;
+    if (options.worker !== false) {
+      const native = await NativeConnection.connect({ address: temporal.address });
+      stops.push(() => native.close());
+      worker = await createSessionWorker({
+        connection: native,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        pool,
+      });
+      const running = worker.run();
+      const w = worker;
+      stops.push(async () => {
+        if (w.getState() === 'RUNNING') w.shutdown();
+        await running;
+      });
+    }
+
+    if (temporal.server || postgres.embedded) {
+      const file = stackFile(config);
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ temporalAddress: temporal.address, databaseUrl: postgres.url, uiUrl: temporal.server?.uiUrl, pid: process.pid }),
+      );
+      stops.push(async () => fs.rmSync(file, { force: true }));
+    }
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      temporalAddress: temporal.address,
+      uiUrl: temporal.server?.uiUrl,
+      databaseUrl: postgres.url,
+      pool,
+      client,
+      service,
+      worker,
+      stop: () => (stopping ??= stop()),
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function startTemporal(config: Config, log: Logger): Promise<{ address: string; server?: DevServer }> {
+  if (config.temporal.address) return { address: config.temporal.address };
+  const cliPath = await resolveTemporalCli({
+    cliPath: config.temporal.cliPath,
+    cacheDir: config.cacheDir,
+    log: (msg) => log.info(msg),
+  });
+  // The configured ports when free (a stable UI address), any free port otherwise.
+  const port = (await portIsFree(config.temporal.port)) ? config.temporal.port : 0;
+  const uiPort = (await portIsFree(config.temporal.uiPort)) ? config.temporal.uiPort : 0;
+  const started = Date.now();
+  const server = await startDevServer({
+    cliPath,
+    port,
+    uiPort,
+    dbFile: path.join(config.dataDir, 'temporal.db'),
+    sqliteSynchronous: config.temporal.sqliteSynchronous,
+    namespace: config.temporal.namespace,
+    namespaceRetentionDays: config.temporal.namespaceRetentionDays,
+    logFile: path.join(config.dataDir, 'temporal.log'),
+  });
+  log.info({ address: server.address, ui: server.uiUrl, ms: Date.now() - started }, 'temporal dev server ready');
+  return { address: server.address, server };
+}
+
+async function startPostgres(config: Config, log: Logger): Promise<{ url: string; embedded?: EmbeddedPg }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const started = Date.now();
+  const port = (await portIsFree(config.postgresPort)) ? config.postgresPort : 0;
+  const embedded = await startEmbeddedPostgres({
+    dataDir: path.join(config.dataDir, 'postgres'),
+    port,
+    log: (msg) => log.debug(msg),
+  });
+  const url = await ensureDatabase(embedded.url, EMBEDDED_DATABASE);
+  log.info({ port: embedded.port, ms: Date.now() - started }, 'embedded postgres ready');
+  return { url, embedded };
+}
+
+export interface StackConnection {
+  client: Client;
+  pool: pg.Pool;
+  service: TemporalSessionService;
+  temporalAddress: string;
+  uiUrl?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to a stack without starting one: TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise the embedded
+ * stack that `durable-sessions start` advertises in .data/stack.json. Used by the CLI's client commands.
+ */
+export async function connectToStack(config: Config): Promise<StackConnection> {
+  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string } = {};
+  if (!config.temporal.address || !config.databaseUrl) {
+    try {
+      advertised = JSON.parse(fs.readFileSync(stackFile(config), 'utf8')) as typeof advertised;
+    } catch {
+      throw new Error(
+        'no running stack found: start one with `npm start` (or set TEMPORAL_ADDRESS and DATABASE_URL)',
+      );
+    }
+  }
+  const temporalAddress = config.temporal.address ?? (advertised.temporalAddress as string);
+  const databaseUrl = config.databaseUrl ?? (advertised.databaseUrl as string);
+  const pool = createPool(databaseUrl, 4);
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const service = new TemporalSessionService({ client, pool, taskQueue: config.temporal.taskQueue, actor: config.actor });
+  return {
+    client,
+    pool,
+    service,
+    temporalAddress,
+    uiUrl: advertised.uiUrl,
+    close: async () => {
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
