@@ -1,6 +1,8 @@
-// Activities of the session actor: the Postgres side effects (load, persist, delete a snapshot).
-// The worker builds them around one pg pool; workflows see only the SessionActivities type.
+// Activities of the session actor (the Postgres side effects: load, persist, delete a snapshot) and of the
+// cleanup workflow. The worker builds them around one pg pool and a Temporal client; workflows see only the types.
+import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { type CleanupActivities, createCleanupActivities } from './cleanup';
 import { deleteIfExpired, deleteSessionRow, loadSnapshot, upsertSnapshot } from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
 
@@ -22,4 +24,14 @@ export function createSessionActivities(pool: Pool): SessionActivities {
     deleteSnapshot: (sessionId) => deleteSessionRow(pool, sessionId),
     expireSnapshot: (sessionId, cutoff) => deleteIfExpired(pool, sessionId, cutoff),
   };
+}
+
+export type { CleanupActivities, ExpireBatchInput, ExpireBatchOutput } from './cleanup';
+
+/** Every activity the worker registers: the actor's and the cleanup workflow's. */
+export function createActivities(deps: {
+  pool: Pool;
+  client: Client;
+}): SessionActivities & CleanupActivities {
+  return { ...createSessionActivities(deps.pool), ...createCleanupActivities(deps) };
 }

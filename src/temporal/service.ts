@@ -14,6 +14,7 @@ import {
   validateCommand,
   validateContent,
   validateAgentType,
+  validateRetentionDays,
   validateSessionId,
   validateTurnId,
   validateUserId,
@@ -46,7 +47,16 @@ import {
   updateMetadataUpdate,
   SESSION_WORKFLOW_TYPE,
 } from '../../workflows/messages';
-import { cleanupExpiredSessions, eraseWorkflowHistories } from './erasure';
+import type { CleanupConfig, CleanupScheduler } from '../cleanup-job';
+import {
+  cleanupScheduleId,
+  ensureCleanupSchedule,
+  pauseCleanupSchedule,
+  runCleanup,
+  triggerCleanupSchedule,
+  unpauseCleanupSchedule,
+} from './cleanup-schedule';
+import { eraseWorkflowHistories } from './erasure';
 import { isActorBusy, isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
 
 export interface TemporalSessionServiceOptions {
@@ -184,8 +194,33 @@ export class TemporalSessionService implements CommandCapableService {
     await eraseWorkflowHistories(this.client, sessionWorkflowId(sessionId));
   }
 
-  cleanupExpired(retentionDays: number): Promise<number> {
-    return cleanupExpiredSessions(this.client, this.pool, retentionDays);
+  /** Runs the cleanup workflow (a unique `cleanup/manual/<uuid>` id) and returns how many sessions it deleted. */
+  async cleanupExpired(retentionDays: number): Promise<number> {
+    validateRetentionDays(retentionDays);
+    return (await runCleanup(this.client, this.taskQueue, { retention_days: retentionDays })).deleted;
+  }
+
+  /**
+   * SessionCleanupJob's scheduler on Temporal: a Schedule (one per task queue, see cleanupScheduleId) that starts
+   * the cleanup workflow every interval. start() creates or updates it, unpauses it and runs one cleanup now;
+   * stop() pauses it; runOnce() runs the cleanup workflow and waits for its count.
+   */
+  cleanupScheduler(config: CleanupConfig): CleanupScheduler {
+    const scheduleId = cleanupScheduleId(this.taskQueue);
+    return {
+      start: async () => {
+        await ensureCleanupSchedule(this.client, {
+          scheduleId,
+          taskQueue: this.taskQueue,
+          retentionDays: config.retentionDays,
+          intervalMs: config.cleanupIntervalMs,
+        });
+        await unpauseCleanupSchedule(this.client, scheduleId);
+        await triggerCleanupSchedule(this.client, scheduleId);
+      },
+      stop: () => pauseCleanupSchedule(this.client, scheduleId),
+      runOnce: () => this.cleanupExpired(config.retentionDays),
+    };
   }
 
   /** Runs a query against the open actor; undefined when no actor is running (read Postgres instead). */

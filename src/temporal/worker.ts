@@ -1,18 +1,29 @@
-// Builds the Temporal worker that hosts session actors: the bundled workflows plus the Postgres activities.
-// Used by the runtime (`npm start`, `durable-sessions worker`) and by the tests.
+// Builds the Temporal worker that hosts session actors and the cleanup workflow: the bundled workflows plus the
+// Postgres activities and the cleanup activities. Used by the runtime (`npm start`, `durable-sessions worker`) and by the tests.
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createSessionActivities } from '../../activities';
+import { createActivities } from '../../activities';
 
 export interface SessionWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   pool: Pool;
+  /**
+   * The client the cleanup activities expire actors and erase histories with. Default: a client on `connection`
+   * (a NativeConnection serves clients too), so callers that have none need not make one.
+   */
+  client?: Client;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
   workflowBundlePath?: string;
   /** Extra worker tuning (cache size, concurrency) for benchmarks and operators. */
-  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions'>>;
+  tuning?: Partial<
+    Pick<
+      WorkerOptions,
+      'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentLocalActivityExecutions'
+    >
+  >;
 }
 
 export function workflowsPath(): string {
@@ -20,6 +31,8 @@ export function workflowsPath(): string {
 }
 
 export async function createSessionWorker(options: SessionWorkerOptions): Promise<Worker> {
+  const client =
+    options.client ?? new Client({ connection: options.connection, namespace: options.namespace });
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -27,7 +40,7 @@ export async function createSessionWorker(options: SessionWorkerOptions): Promis
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),
-    activities: createSessionActivities(options.pool),
+    activities: createActivities({ pool: options.pool, client }),
     ...options.tuning,
   });
 }
