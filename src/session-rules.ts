@@ -69,6 +69,8 @@ export function validateTurnId(turnId: unknown): asserts turnId is string {
 export function validateContent(field: string, content: unknown): asserts content is string {
   if (typeof content !== 'string') throw new ValidationError(field, 'must be a string');
   if (content.length === 0) throw new ValidationError(field, 'must not be empty');
+  // Postgres jsonb cannot store U+0000; refusing it here keeps a snapshot write from failing forever later.
+  if (content.includes('\u0000')) throw new ValidationError(field, 'must not contain the NUL character');
   if (utf8Length(content) > LIMITS.messageContentMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.messageContentMaxBytes} bytes`);
 }
@@ -93,6 +95,7 @@ export function validateMetadata(field: string, metadata: unknown): asserts meta
   } catch {
     throw new ValidationError(field, 'must be serialisable as JSON');
   }
+  if (containsNul(metadata)) throw new ValidationError(field, 'must not contain the NUL character');
   if (utf8Length(json) > LIMITS.metadataMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.metadataMaxBytes} bytes as JSON`);
 }
@@ -250,12 +253,24 @@ export function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && isLowSurrogate(s.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
     } else bytes += 3;
   }
   return bytes;
+}
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(containsNul);
+  if (typeof value === 'object' && value !== null)
+    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
+  return false;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 function copyMessage(m: Message): Message {

@@ -13,6 +13,8 @@ import {
   recentMessages,
   utf8Length,
   validateCommand,
+  validateContent,
+  validateMetadata,
   validateRetentionDays,
   validateSessionId,
   validateTurnId,
@@ -421,5 +423,18 @@ describe('utf8Length', () => {
   it('counts a lone surrogate at the end as 3 bytes (its replacement character)', () => {
     expect(utf8Length('a\ud800')).toBe(Buffer.byteLength('a\ud800', 'utf8'));
     expect(utf8Length('\udc00')).toBe(3);
+  });
+});
+
+describe('rules found in review', () => {
+  test('a lone high surrogate is not counted as a pair with the next character', () => {
+    expect(utf8Length('\ud800中')).toBe(6);
+    expect(utf8Length('😀')).toBe(4);
+  });
+  test('NUL cannot reach Postgres jsonb: rejected in content and metadata', () => {
+    expect(() => validateContent('content', 'a\u0000b')).toThrow(/NUL/);
+    expect(() => validateMetadata('metadata', { k: ['x\u0000'] })).toThrow(/NUL/);
+    expect(() => validateMetadata('metadata', { ['k\u0000']: 1 })).toThrow(/NUL/);
+    expect(() => validateMetadata('metadata', { k: 'a literal \\u0000 is fine' })).not.toThrow();
   });
 });
