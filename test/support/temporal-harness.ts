@@ -5,6 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import type { ActorConfig } from '../../src/config';
 import { insertSnapshotsRaw } from '../../src/postgres/snapshots';
+import { installTemporalRuntime } from '../../src/runtime/stack';
 import { createSessionWorker } from '../../src/temporal/worker';
 import { TemporalSessionService } from '../../src/temporal/service';
 import type { ConversationContext } from '../../src/types';
@@ -23,6 +24,7 @@ export interface TemporalHarness extends ContractHarness {
 }
 
 export async function startTemporalHarness(prefix: string, actor: Partial<ActorConfig> = {}): Promise<TemporalHarness> {
+  installTemporalRuntime();
   const stack = testStack();
   const db = await createTestDatabase(prefix);
   const taskQueue = uniqueTaskQueue(prefix);
