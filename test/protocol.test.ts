@@ -1,0 +1,179 @@
+// Keeps the session actor's public protocol stable: the names and payload fields exported by workflows/messages.ts
+// must equal the explicit copy below, and docs/actor-protocol.md must mention every one of them.
+import fs from 'node:fs';
+import type { UpdateDefinition } from '@temporalio/common';
+import path from 'node:path';
+import { FAILURE_TYPES } from '../src/errors';
+import type { WireContext, WireMessage } from '../src/types';
+import { SEARCH_ATTRIBUTES } from '../src/runtime/dev-server';
+import { DEFAULT_TASK_QUEUE } from '../src/config';
+import * as messages from '../workflows/messages';
+import type {
+  ActorStatus,
+  AppendTurnArgs,
+  CommandAck,
+  RecoverSessionArgs,
+  SaveContextArgs,
+  SessionActorInput,
+  SessionActorResult,
+  TurnSignalArgs,
+  UpdateMetadataArgs,
+} from '../workflows/messages';
+
+/** Protocol version 1, written out. A change here is a protocol change: bump PROTOCOL_VERSION and the doc. */
+const EXPECTED = {
+  version: 1,
+  workflowType: 'sessionActor',
+  workflowIdPrefix: 'session/',
+  defaultTaskQueue: 'durable-sessions',
+  input: ['session_id', 'idle_timeout_ms', 'continue_as_new_after', 'remember_turn_ids', 'carried'],
+  result: ['reason', 'version'],
+  updates: {
+    saveContext: {
+      args: ['context'],
+      context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at'],
+    },
+    recoverSession: { args: ['user_id', 'agent_type'] },
+    appendMessage: { args: ['role', 'content'] },
+    appendTurn: { args: ['user', 'assistant', 'agent_type'] },
+    clearMessages: { args: [] },
+    updateMetadata: { args: ['metadata'] },
+    deleteSession: { args: [] },
+    expireSession: { args: ['cutoff'] },
+  },
+  ack: ['version', 'context'],
+  signals: { turn: { args: ['turn_id', 'user', 'assistant', 'agent_type', 'user_id'] } },
+  queries: { context: {}, recentMessages: {}, turnStatus: {}, status: {} },
+  status: ['exists', 'version', 'persisted_version', 'commands_this_run', 'closing'],
+  context: ['session_id', 'user_id', 'agent_type', 'messages', 'metadata', 'created_at', 'updated_at'],
+  failureTypes: [
+    'ValidationError',
+    'SessionNotFoundError',
+    'SessionConflictError',
+    'ActorClosing',
+    'UnprocessedUpdate',
+  ],
+  busyMessage: 'session actor busy: loading state or applying received turns',
+  searchAttributes: { SessionId: 'Keyword', UserId: 'Int', AgentType: 'Keyword' },
+};
+
+// Complete examples of every payload, typed with the exported interfaces: `Required<>` makes tsc fail when a
+// field is added, and the object literal fails when one is removed or renamed. Their keys are what we compare.
+const context: Required<WireContext> = {
+  session_id: 's',
+  user_id: 1,
+  agent_type: '',
+  messages: [],
+  metadata: {},
+  created_at: 0,
+  updated_at: 0,
+};
+const message: Required<WireMessage> = { role: 'user', content: 'x' };
+const input: Required<SessionActorInput> = {
+  session_id: 's',
+  idle_timeout_ms: 1,
+  continue_as_new_after: 1,
+  remember_turn_ids: 1,
+  carried: { snapshot: null, persisted_version: 0, turns: [] },
+};
+const result: Required<SessionActorResult> = { reason: 'idle', version: 0 };
+const save: Required<SaveContextArgs> = { context: { user_id: 1, messages: [], metadata: {} } };
+const saveContext: Required<SaveContextArgs['context']> = {
+  user_id: 1,
+  messages: [],
+  metadata: {},
+  agent_type: '',
+  created_at: 0,
+};
+const recover: Required<RecoverSessionArgs> = { user_id: 1, agent_type: '' };
+const turnArgs: Required<AppendTurnArgs> = { user: 'u', assistant: 'a', agent_type: '' };
+const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {} };
+type UpdateArgs<D> = D extends UpdateDefinition<unknown, [infer A]> ? A : never;
+const expireArgs: Required<UpdateArgs<typeof messages.expireSessionUpdate>> = { cutoff: 0 };
+const turnSignalArgs: Required<TurnSignalArgs> = {
+  turn_id: 't',
+  user: 'u',
+  assistant: 'a',
+  agent_type: '',
+  user_id: 1,
+};
+const ack: Required<CommandAck> = { version: 1, context };
+const status: Required<ActorStatus> = {
+  exists: true,
+  version: 0,
+  persisted_version: 0,
+  commands_this_run: 0,
+  closing: false,
+};
+
+const keys = (o: object): string[] => Object.keys(o);
+
+function namesOf(kind: 'update' | 'signal' | 'query'): string[] {
+  return (Object.values(messages) as unknown[])
+    .filter((v): v is { type: string; name: string } => typeof v === 'object' && v !== null && 'type' in v)
+    .filter((d) => d.type === kind)
+    .map((d) => d.name)
+    .sort();
+}
+
+describe('actor protocol v1', () => {
+  test('constants and addressing', () => {
+    expect(messages.PROTOCOL_VERSION).toBe(EXPECTED.version);
+    expect(messages.SESSION_WORKFLOW_TYPE).toBe(EXPECTED.workflowType);
+    expect(messages.WORKFLOW_ID_PREFIX).toBe(EXPECTED.workflowIdPrefix);
+    expect(messages.sessionWorkflowId('demo-1')).toBe('session/demo-1');
+    expect(DEFAULT_TASK_QUEUE).toBe(EXPECTED.defaultTaskQueue);
+    expect(messages.ACTOR_BUSY).toBe(EXPECTED.busyMessage);
+    expect([...Object.values(FAILURE_TYPES), messages.ACTOR_CLOSING, 'UnprocessedUpdate']).toEqual(
+      EXPECTED.failureTypes,
+    );
+    expect(SEARCH_ATTRIBUTES).toEqual(EXPECTED.searchAttributes);
+  });
+
+  test('every update, signal and query name', () => {
+    expect(namesOf('update')).toEqual(Object.keys(EXPECTED.updates).sort());
+    expect(namesOf('signal')).toEqual(Object.keys(EXPECTED.signals).sort());
+    expect(namesOf('query')).toEqual(Object.keys(EXPECTED.queries).sort());
+  });
+
+  test('every payload shape', () => {
+    expect(keys(input)).toEqual(EXPECTED.input);
+    expect(keys(result)).toEqual(EXPECTED.result);
+    expect(keys(context)).toEqual(EXPECTED.context);
+    expect(keys(message)).toEqual(EXPECTED.updates.appendMessage.args);
+    expect(keys(save)).toEqual(EXPECTED.updates.saveContext.args);
+    expect(keys(saveContext)).toEqual(EXPECTED.updates.saveContext.context);
+    expect(keys(recover)).toEqual(EXPECTED.updates.recoverSession.args);
+    expect(keys(turnArgs)).toEqual(EXPECTED.updates.appendTurn.args);
+    expect(keys(metadataArgs)).toEqual(EXPECTED.updates.updateMetadata.args);
+    expect(keys(expireArgs)).toEqual(EXPECTED.updates.expireSession.args);
+    expect(keys(turnSignalArgs)).toEqual(EXPECTED.signals.turn.args);
+    expect(keys(ack)).toEqual(EXPECTED.ack);
+    expect(keys(status)).toEqual(EXPECTED.status);
+  });
+
+  test('docs/actor-protocol.md documents every name and field', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'actor-protocol.md'), 'utf8');
+    expect(doc).toMatch(new RegExp(`protocol, version ${EXPECTED.version}\\b`));
+    expect(doc).toContain(`PROTOCOL_VERSION = ${EXPECTED.version}`);
+    const names = [
+      EXPECTED.workflowType,
+      `${EXPECTED.workflowIdPrefix}<session_id>`,
+      EXPECTED.defaultTaskQueue,
+      EXPECTED.busyMessage,
+      ...EXPECTED.input,
+      ...EXPECTED.result,
+      ...Object.keys(EXPECTED.updates),
+      ...Object.values(EXPECTED.updates).flatMap((u) => [...u.args, ...('context' in u ? u.context : [])]),
+      ...Object.keys(EXPECTED.signals),
+      ...EXPECTED.signals.turn.args,
+      ...Object.keys(EXPECTED.queries),
+      ...EXPECTED.status,
+      ...EXPECTED.context,
+      ...EXPECTED.failureTypes,
+      ...Object.keys(EXPECTED.searchAttributes),
+    ];
+    const missing = [...new Set(names)].filter((n) => !doc.includes(`\`${n}\``) && !doc.includes(`"${n}"`));
+    expect(missing).toEqual([]);
+  });
+});
