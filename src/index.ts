@@ -29,6 +29,7 @@ export { TemporalSessionService } from './temporal/service';
 export type { TemporalSessionServiceOptions, DurableTurnOptions } from './temporal/service';
 export { createSessionWorker } from './temporal/worker';
 export { loadConfig } from './config';
+export { createLogger } from './logger';
 export type { Config, ActorConfig } from './config';
 export { startStack, connectToStack } from './runtime/stack';
 export type { Stack, StackConnection } from './runtime/stack';
