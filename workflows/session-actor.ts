@@ -235,7 +235,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   };
   setHandler(deleteSessionUpdate, async () => {
     await endWith('deleted', async () => {
-      await db.deleteSnapshot(sessionId);
+      await db.deleteSnapshot.executeWithOptions({ summary: 'delete session row' }, [sessionId]);
       return true;
     });
     return { deleted: true };
@@ -244,7 +244,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     const expired = await endWith('expired', async () => {
       if (!snapshot || snapshot.context.updatedAt >= cutoff) return false;
       // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
-      await db.deleteSnapshot(sessionId);
+      await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
       return true;
     });
     return { expired };
@@ -283,7 +283,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     snapshot = s ? { context: fromWireContext(s.context), version: s.version } : null;
     persistedVersion = input.carried.persisted_version;
   } else {
-    snapshot = await db.loadSnapshot(sessionId);
+    snapshot = await db.loadSnapshot.executeWithOptions({ summary: 'load snapshot from Postgres' }, [sessionId]);
     persistedVersion = snapshot?.version ?? 0;
   }
   hydrated = true;
@@ -312,7 +312,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     const current = snapshot;
     if (current && dirty()) {
       // Changes that arrive while this write is in flight are coalesced into the next one.
-      await db.persistSnapshot(current);
+      await db.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [current]);
       persistedVersion = Math.max(persistedVersion, current.version);
       continue;
     }
