@@ -1,10 +1,15 @@
-// CLI commands that act on sessions of a running stack: append a turn (the quickest way to see an actor start).
-// They connect through TEMPORAL_ADDRESS/DATABASE_URL or the embedded stack's .data/stack.json.
-import type { Command } from 'commander';
+// CLI commands that act on sessions of a running stack: turn, sessions list/show/delete, cleanup.
+// They connect through TEMPORAL_ADDRESS/DATABASE_URL or the embedded stack's .data/stack.json; each prints
+// text for people or, with --json, one JSON document.
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config';
+import { SessionNotFoundError } from '../errors';
+import { countExpired } from '../postgres/expired-count';
 import { SessionRecovery } from '../recovery';
-import { connectToStack } from '../runtime/stack';
-import { toWireContext } from '../types';
+import { connectToStack, StackConnection } from '../runtime/stack';
+import { expiryCutoff, validateRetentionDays } from '../session-rules';
+import { ConversationContext, SessionPage, toWireContext, toWireSummary } from '../types';
 
 export function registerSessionCommands(program: Command): void {
   program
@@ -13,34 +18,250 @@ export function registerSessionCommands(program: Command): void {
     .argument('<session-id>')
     .argument('<user>', 'the user message')
     .argument('<assistant>', "the assistant's reply")
-    .option('--user-id <n>', 'owner of the session when it is created', (v) => Number(v), 1)
+    .option('--user-id <n>', 'owner of the session when it is created', integer, 1)
     .option('--agent-type <type>', 'agent type to record', '')
     .option('--durable', 'acknowledge once Temporal has persisted the turn (signal) instead of once applied')
     .action(async (sessionId: string, user: string, assistant: string, opts: TurnOptions) => {
-      const stack = await connectToStack(loadConfig());
-      try {
+      await withStack(async (stack) => {
         const { service } = stack;
         if (opts.durable) {
           const turnId = await service.submitTurn(sessionId, user, assistant, {
             userId: opts.userId,
             agentType: opts.agentType || undefined,
           });
-          console.log(JSON.stringify({ turn_id: turnId, status: await service.turnStatus(sessionId, turnId) }));
+          console.log(
+            JSON.stringify({ turn_id: turnId, status: await service.turnStatus(sessionId, turnId) }),
+          );
         } else {
           const recovery = new SessionRecovery(service);
           await recovery.recoverSession(sessionId, opts.userId);
           const { version, context } = await recovery.appendTurn(sessionId, user, assistant, opts.agentType);
           console.log(JSON.stringify({ version, session: toWireContext(context) }, null, 2));
         }
-        if (stack.uiUrl) console.log(`see it in the Temporal UI: ${stack.uiUrl}/namespaces/default/workflows?query=SessionId%3D%22${encodeURIComponent(sessionId)}%22`);
-      } finally {
-        await stack.close();
-      }
+        if (stack.uiUrl)
+          console.log(`see it in the Temporal UI: ${uiLink(stack.uiUrl, `SessionId="${sessionId}"`)}`);
+      });
+    });
+
+  const sessions = program.command('sessions').description('list, show and delete sessions');
+
+  sessions
+    .command('list')
+    .description("list a user's sessions, newest first")
+    .requiredOption('--user <n>', 'the user whose sessions to list', integer)
+    .option('--limit <n>', 'page size (default 20, at most 200)', integer, 20)
+    .option('--cursor <cursor>', 'continue after a previous page (its next_cursor)')
+    .option('--agent-type <type>', 'only sessions of this agent type')
+    .option('--json', 'print JSON')
+    .action(async (opts: ListOptions) => {
+      await withStack(async ({ service }) => {
+        const page = await service.listSessionsPage(opts.user, opts.limit, {
+          cursor: opts.cursor,
+          agentType: opts.agentType,
+        });
+        console.log(opts.json ? JSON.stringify(pageJson(opts.user, page)) : formatPage(opts.user, page));
+      });
+    });
+
+  sessions
+    .command('show')
+    .description('show one session: owner, agent type, times, metadata and its message window')
+    .argument('<session-id>')
+    .option('--json', 'print JSON')
+    .action(async (sessionId: string, opts: JsonOption) => {
+      await withStack(async ({ service }) => {
+        const ctx = await service.loadContext(sessionId);
+        if (!ctx) throw new SessionNotFoundError(sessionId);
+        console.log(opts.json ? JSON.stringify(toWireContext(ctx)) : formatSession(ctx));
+      });
+    });
+
+  sessions
+    .command('delete')
+    .description('delete a session everywhere it lives (Postgres and its Temporal histories); idempotent')
+    .argument('<session-id>')
+    .option('--json', 'print JSON')
+    .action(async (sessionId: string, opts: JsonOption) => {
+      await withStack(async ({ service }) => {
+        const existed = (await service.loadContext(sessionId)) !== null;
+        await service.deleteSession(sessionId);
+        console.log(
+          opts.json
+            ? JSON.stringify({ session_id: sessionId, deleted: true, existed })
+            : existed
+              ? `deleted session ${sessionId}`
+              : `session ${sessionId} did not exist; nothing left of it anywhere`,
+        );
+      });
+    });
+
+  program
+    .command('cleanup')
+    .description('delete sessions not updated for --retention-days (the retention cleanup, run now)')
+    .option(
+      '--retention-days <n>',
+      'keep sessions updated within this many days (default SESSION_RETENTION_DAYS or 30)',
+      integer,
+    )
+    .option('--dry-run', 'only count the sessions that would be deleted')
+    .option('--json', 'print JSON')
+    .action(async (opts: CleanupOptions) => {
+      const days = opts.retentionDays ?? loadConfig().cleanup.retentionDays;
+      validateRetentionDays(days);
+      await withStack(async ({ service, pool }) => {
+        const cutoff = expiryCutoff(Date.now(), days);
+        const expired = await countExpired(pool, cutoff);
+        const base = { retention_days: days, cutoff, cutoff_iso: isoSeconds(cutoff) };
+        if (opts.dryRun) {
+          console.log(
+            opts.json
+              ? JSON.stringify({ ...base, dry_run: true, expired })
+              : `${plural(expired, 'session')} would be deleted (not updated since ${base.cutoff_iso}); nothing was deleted`,
+          );
+          return;
+        }
+        // Progress: the cleanup workflow deletes in batches; the remaining count in Postgres shows how far it got.
+        const deleted = await withProgress(
+          { total: expired, label: 'cleanup', enabled: !opts.json },
+          async () => expired - (await countExpired(pool, cutoff)),
+          () => service.cleanupExpired(days),
+        );
+        console.log(
+          opts.json
+            ? JSON.stringify({ ...base, dry_run: false, deleted })
+            : `deleted ${plural(deleted, 'session')} not updated since ${base.cutoff_iso}`,
+        );
+      });
     });
 }
 
+interface JsonOption {
+  json?: boolean;
+}
 interface TurnOptions {
   userId: number;
   agentType: string;
   durable?: boolean;
+}
+interface ListOptions extends JsonOption {
+  user: number;
+  limit: number;
+  cursor?: string;
+  agentType?: string;
+}
+interface CleanupOptions extends JsonOption {
+  retentionDays?: number;
+  dryRun?: boolean;
+}
+
+async function withStack<T>(work: (stack: StackConnection) => Promise<T>): Promise<T> {
+  const stack = await connectToStack(loadConfig());
+  try {
+    return await work(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+function integer(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n)) throw new InvalidArgumentError('expected an integer');
+  return n;
+}
+
+function pageJson(userId: number, page: SessionPage): object {
+  return {
+    user_id: userId,
+    sessions: page.sessions.map(toWireSummary),
+    ...(page.nextCursor ? { next_cursor: page.nextCursor } : {}),
+  };
+}
+
+function formatPage(userId: number, page: SessionPage): string {
+  if (page.sessions.length === 0) return `no sessions for user ${userId}`;
+  const rows = page.sessions.map((s) => [
+    s.sessionId,
+    s.agentType || '–',
+    isoSeconds(s.updatedAt),
+    clip(s.lastMessage, 60),
+  ]);
+  const lines = table(['SESSION', 'AGENT', 'UPDATED', 'LAST MESSAGE'], rows);
+  lines.push('', `${plural(page.sessions.length, 'session')} of user ${userId}`);
+  if (page.nextCursor) lines.push(`more: --cursor ${page.nextCursor}`);
+  return lines.join('\n');
+}
+
+function formatSession(c: ConversationContext): string {
+  const lines = [
+    `session     ${c.sessionId}`,
+    `user        ${c.userId}`,
+    `agent type  ${c.agentType || '–'}`,
+    `created     ${isoSeconds(c.createdAt)}`,
+    `updated     ${isoSeconds(c.updatedAt)}`,
+    `metadata    ${JSON.stringify(c.metadata)}`,
+    `messages    ${c.messages.length}`,
+  ];
+  c.messages.forEach((m, i) =>
+    lines.push(`  ${String(i + 1).padStart(2)}. ${m.role.padEnd(9)} ${clip(m.content, 100)}`),
+  );
+  return lines.join('\n');
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+function clip(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function isoSeconds(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function uiLink(uiUrl: string, query: string): string {
+  return `${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+}
+
+/**
+ * Runs `work` while a progress bar on stderr follows `poll` (how much of `total` is done). Shown only to people:
+ * not with --json, not when stderr is not a terminal, not when there is nothing to do.
+ */
+async function withProgress<T>(
+  opts: { total: number; label: string; enabled: boolean },
+  poll: () => Promise<number>,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!opts.enabled || !process.stderr.isTTY || opts.total === 0) return work();
+  const bar = new SingleBar({
+    format: `${opts.label} [{bar}] {value}/{total} sessions | {duration_formatted}`,
+    stream: process.stderr,
+    hideCursor: true,
+  });
+  bar.start(opts.total, 0);
+  const timer = setInterval(() => {
+    void poll().then(
+      (done) => bar.update(Math.max(0, Math.min(opts.total, done))),
+      () => undefined, // a failed poll only delays the display; the work reports its own errors
+    );
+  }, 300);
+  try {
+    const result = await work();
+    bar.update(opts.total);
+    return result;
+  } finally {
+    clearInterval(timer);
+    bar.stop();
+  }
 }
