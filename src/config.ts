@@ -40,7 +40,35 @@ export interface Config {
   postgresPort: number;
   actor: ActorConfig;
   cleanup: { retentionDays: number; intervalMs: number };
+  api: ApiConfig;
 }
+
+/** Who an API key acts for: one user, a service that names the user per request, or an operator. */
+export type ApiKeyRole = { kind: 'user'; userId: number } | { kind: 'service' } | { kind: 'admin' };
+
+export interface ApiKey {
+  /** The bearer token itself (kept in memory only; the API compares SHA-256 digests). */
+  key: string;
+  role: ApiKeyRole;
+}
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  /** From DS_API_KEYS; empty means none configured (see src/http/keys.ts for what start does then). */
+  keys: ApiKey[];
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** Writes one API process lets wait on one session before answering 429. */
+  maxInFlightWritesPerSession: number;
+  /** Retry-After (seconds) sent with 429 and 503. */
+  retryAfterSeconds: number;
+  /** host:port where the Temporal SDK's Prometheus exporter listens; /metrics appends what it serves. */
+  temporalMetricsAddress?: string;
+}
+
+/** Shortest API key accepted: a short key is a guessable key. */
+export const MIN_API_KEY_LENGTH = 16;
 
 export const DEFAULT_TASK_QUEUE = 'durable-sessions';
 
@@ -72,7 +100,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: int(env.SESSION_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
       intervalMs: int(env.SESSION_CLEANUP_INTERVAL_MS, DEFAULT_CLEANUP_INTERVAL_MS),
     },
+    api: {
+      host: env.DS_API_HOST || '127.0.0.1',
+      port: int(env.DS_API_PORT, 8080),
+      keys: parseApiKeys(env.DS_API_KEYS ?? ''),
+      bodyLimitBytes: int(env.DS_API_BODY_LIMIT_BYTES, 1024 * 1024),
+      maxInFlightWritesPerSession: int(env.DS_API_MAX_IN_FLIGHT_WRITES, 32),
+      retryAfterSeconds: int(env.DS_API_RETRY_AFTER_SECONDS, 1),
+      temporalMetricsAddress: env.DS_TEMPORAL_METRICS_ADDRESS || undefined,
+    },
   };
+}
+
+/**
+ * DS_API_KEYS: comma-separated `key:user:<id>` (acts for that user), `key:service` (names the user in
+ * X-User-Id) or `key:admin` (cleanup; may act for any user with X-User-Id). Keys may not contain ':' or ','.
+ */
+export function parseApiKeys(raw: string): ApiKey[] {
+  const keys: ApiKey[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim())) {
+    if (entry === '') continue;
+    const [key, kind, id, ...rest] = entry.split(':');
+    const where = `DS_API_KEYS entry ${keys.length + 1}`;
+    if (!key || key.length < MIN_API_KEY_LENGTH)
+      throw new Error(`${where}: the key must be at least ${MIN_API_KEY_LENGTH} characters`);
+    if (rest.length > 0) throw new Error(`${where}: expected key:user:<id>, key:service or key:admin`);
+    if (kind === 'user') {
+      const userId = Number(id);
+      if (!id || !Number.isInteger(userId) || userId < -2147483648 || userId > 2147483647)
+        throw new Error(`${where}: key:user:<id> needs a 32-bit integer user id`);
+      keys.push({ key, role: { kind: 'user', userId } });
+    } else if ((kind === 'service' || kind === 'admin') && id === undefined) {
+      keys.push({ key, role: { kind } });
+    } else {
+      throw new Error(`${where}: expected key:user:<id>, key:service or key:admin`);
+    }
+  }
+  if (new Set(keys.map((k) => k.key)).size !== keys.length)
+    throw new Error('DS_API_KEYS: a key is listed twice');
+  return keys;
 }
 
 function int(raw: string | undefined, fallback: number): number {

@@ -1,0 +1,318 @@
+// The /v1 session routes: each checks the session belongs to the acting user, then runs one command or read.
+// Registered by buildApp (app.ts); answers in the reference's JSON wire form (src/types.ts).
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { ApiConfig } from '../config';
+import type { CommandOptions } from '../service';
+import type { SessionCommand } from '../session-rules';
+import { recentMessages } from '../session-rules';
+import { type ConversationContext, toWireContext, toWireSummary } from '../types';
+import type { AckMode } from '../metrics';
+import type { Api, SessionBackend } from './app';
+import { actingUser } from './auth';
+import { HttpError, sessionNotFound } from './errors';
+import { InFlightWrites } from './in-flight';
+import {
+  Applied,
+  DurableAccepted,
+  MessagesAnswer,
+  MessagesQuery,
+  Message,
+  MetadataPatch,
+  ListQuery,
+  RecoverBody,
+  SaveBody,
+  Session,
+  SessionParams,
+  SessionsPage,
+  TurnBody,
+  TurnQuery,
+  UserParams,
+  WriteHeaders,
+  errorResponses,
+} from './schemas';
+
+export interface SessionRouteDeps {
+  service: SessionBackend;
+  config: ApiConfig;
+  recordTurn(ack: AckMode): void;
+}
+
+export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
+  const { service } = deps;
+  const inFlight = new InFlightWrites(deps.config.maxInFlightWritesPerSession, deps.config.retryAfterSeconds);
+
+  /** The session if the acting user owns it; another user's session is answered exactly like a missing one. */
+  const owned = async (sessionId: string, userId: number): Promise<ConversationContext> => {
+    const ctx = await service.loadContext(sessionId);
+    if (!ctx || ctx.userId !== userId) throw sessionNotFound(sessionId);
+    return ctx;
+  };
+
+  /** Creation routes act for the acting user: an existing session of someone else is "not found". */
+  const creatable = async (
+    sessionId: string,
+    userId: number,
+    bodyUserId: number | undefined,
+  ): Promise<void> => {
+    if (bodyUserId !== undefined && bodyUserId !== userId)
+      throw new HttpError('forbidden', 'user_id must be the acting user (or be omitted)');
+    const ctx = await service.loadContext(sessionId);
+    if (ctx && ctx.userId !== userId) throw sessionNotFound(sessionId);
+  };
+
+  /** One applied command on an owned session, under the in-flight cap; answers {version, session}. */
+  const applied = async (
+    request: FastifyRequest,
+    sessionId: string,
+    command: SessionCommand,
+    check: (userId: number) => Promise<unknown>,
+  ) => {
+    const userId = actingUser(principalOf(request));
+    const options = commandOptions(request.headers['idempotency-key']);
+    return inFlight.run(sessionId, async () => {
+      await check(userId);
+      const result = await service.execute(sessionId, command, options);
+      return { version: result.version, session: toWireContext(result.context) };
+    });
+  };
+
+  const tags = ['sessions'];
+  const ok = { 200: Applied, ...errorResponses };
+
+  app.put(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Save a session (saveContext): create it for the acting user or replace its content',
+        params: SessionParams,
+        headers: WriteHeaders,
+        body: SaveBody,
+        response: ok,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const b = request.body;
+      const userId = actingUser(principalOf(request));
+      const context: ConversationContext = {
+        sessionId: id,
+        userId,
+        agentType: b.agent_type ?? '',
+        messages: b.messages ?? [],
+        metadata: b.metadata ?? {},
+        createdAt: b.created_at ?? 0,
+        updatedAt: 0,
+      };
+      return applied(request, id, { type: 'save', context }, (user) => creatable(id, user, b.user_id));
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Load a session (loadContext)',
+        params: SessionParams,
+        response: { 200: Session, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      return toWireContext(await owned(id, actingUser(principalOf(request))));
+    },
+  );
+
+  app.delete(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a session everywhere it lives (idempotent: 204 also when there is none)',
+        params: SessionParams,
+        response: { 204: Type.Null({ description: 'Deleted, or there was none' }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const userId = actingUser(principalOf(request));
+      await inFlight.run(id, async () => {
+        const ctx = await service.loadContext(id);
+        // Missing: delete anyway (erases leftover histories). Another user's: answered like missing, untouched.
+        if (!ctx || ctx.userId === userId) await service.deleteSession(id);
+      });
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/recover',
+    {
+      schema: {
+        tags,
+        summary: 'The session as it is, or a new empty one for the acting user (recoverSession)',
+        params: SessionParams,
+        headers: WriteHeaders,
+        body: RecoverBody,
+        response: ok,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const b = request.body;
+      const userId = actingUser(principalOf(request));
+      const command: SessionCommand =
+        b.agent_type === undefined
+          ? { type: 'recover', userId }
+          : { type: 'recover', userId, agentType: b.agent_type };
+      return applied(request, id, command, (user) => creatable(id, user, b.user_id));
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/messages',
+    {
+      schema: {
+        tags,
+        summary: 'Append one message (appendMessage); the window keeps the last 20',
+        params: SessionParams,
+        headers: WriteHeaders,
+        body: Message,
+        response: ok,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const message = { role: request.body.role, content: request.body.content };
+      return applied(request, id, { type: 'appendMessage', message }, (user) => owned(id, user));
+    },
+  );
+
+  app.post(
+    '/v1/sessions/:id/turns',
+    {
+      schema: {
+        tags,
+        summary:
+          'Append a user message and the reply (appendTurn); ?ack=durable answers 202 once Temporal has it',
+        params: SessionParams,
+        headers: WriteHeaders,
+        querystring: TurnQuery,
+        body: TurnBody,
+        response: { 200: Applied, 202: DurableAccepted, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { user, assistant, agent_type: agentType } = request.body;
+      if (request.query.ack === 'durable') {
+        const userId = actingUser(principalOf(request));
+        const { turnId } = commandOptions(request.headers['idempotency-key']);
+        const accepted = await inFlight.run(id, async () => {
+          // Turns need an existing session here (create it with PUT or recover): a 202 is then never a lost turn.
+          await owned(id, userId);
+          return service.submitTurn(id, user, assistant, { turnId, agentType });
+        });
+        deps.recordTurn('durable');
+        return reply.status(202).send({ turn_id: accepted });
+      }
+      const answer = await applied(request, id, { type: 'appendTurn', user, assistant, agentType }, (u) =>
+        owned(id, u),
+      );
+      deps.recordTurn('applied');
+      return answer;
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id/messages',
+    {
+      schema: {
+        tags,
+        summary: 'The last N messages (getRecentMessages); all when last is 0 or absent',
+        params: SessionParams,
+        querystring: MessagesQuery,
+        response: { 200: MessagesAnswer, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const ctx = await owned(id, actingUser(principalOf(request)));
+      return { messages: recentMessages(ctx.messages, request.query.last ?? 0) };
+    },
+  );
+
+  app.delete(
+    '/v1/sessions/:id/messages',
+    {
+      schema: {
+        tags,
+        summary: 'Empty the messages; metadata and agent type stay (clearMessages)',
+        params: SessionParams,
+        headers: WriteHeaders,
+        response: ok,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      return applied(request, id, { type: 'clearMessages' }, (user) => owned(id, user));
+    },
+  );
+
+  app.patch(
+    '/v1/sessions/:id/metadata',
+    {
+      schema: {
+        tags,
+        summary: 'Set metadata keys in one atomic write (updateMetadata); other keys stay',
+        params: SessionParams,
+        headers: WriteHeaders,
+        body: MetadataPatch,
+        response: ok,
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const patch = { ...request.body };
+      return applied(request, id, { type: 'updateMetadata', patch }, (user) => owned(id, user));
+    },
+  );
+
+  app.get(
+    '/v1/users/:user_id/sessions',
+    {
+      schema: {
+        tags,
+        summary: "The acting user's sessions, newest first, in keyset pages (listSessions)",
+        params: UserParams,
+        querystring: ListQuery,
+        response: { 200: SessionsPage, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const userId = actingUser(principalOf(request));
+      if (request.params.user_id !== userId)
+        throw new HttpError('forbidden', "a key may only list its acting user's sessions");
+      const { limit, cursor, agent_type: agentType } = request.query;
+      const page = await service.listSessionsPage(userId, limit ?? 0, { cursor, agentType });
+      return {
+        sessions: page.sessions.map(toWireSummary),
+        ...(page.nextCursor !== undefined ? { next_cursor: page.nextCursor } : {}),
+      };
+    },
+  );
+}
+
+function principalOf(request: FastifyRequest) {
+  // The auth hook runs before every non-public route; its absence is a wiring bug, not the caller's.
+  if (!request.principal) throw new Error('no principal on an authenticated route');
+  return request.principal;
+}
+
+function commandOptions(idempotencyKey: string | string[] | undefined): CommandOptions & { turnId?: string } {
+  if (idempotencyKey === undefined) return {};
+  if (Array.isArray(idempotencyKey)) throw new HttpError('invalid_argument', 'Idempotency-Key: send it once');
+  return { turnId: idempotencyKey };
+}
