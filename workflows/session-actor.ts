@@ -1,5 +1,5 @@
 // The session actor: one long-lived workflow per session, the single writer of its state.
-// Handlers validate and apply commands through the rules module; the main loop persists, continues-as-new and idles out.
+// Handlers hand commands to ActorState (the rules module applies them); the loop persists, continues-as-new, idles out.
 import {
   ApplicationFailure,
   allHandlersFinished,
@@ -15,26 +15,22 @@ import {
 } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { SessionActivities } from '../activities';
-import { FAILURE_TYPES, SessionError } from '../src/errors';
+import { SessionError } from '../src/errors';
 import {
   SessionCommand,
-  SessionSnapshot,
-  applyCommand,
-  nowSeconds,
   recentMessages,
   validateCommand,
   validateSessionId,
   validateTurnId,
 } from '../src/session-rules';
-import { fromWireContext, toWireContext } from '../src/types';
+import { toWireContext } from '../src/types';
+import { ActorState } from './actor-state';
 import {
   ACTOR_BUSY,
   ACTOR_CLOSING,
   CommandAck,
   SessionActorInput,
-  SaveContextArgs,
   SessionActorResult,
-  TurnOutcome,
   appendMessageUpdate,
   appendTurnUpdate,
   clearMessagesUpdate,
@@ -49,6 +45,7 @@ import {
   turnStatusQuery,
   updateMetadataUpdate,
 } from './messages';
+import { toFailure, wireCommands } from './wire-commands';
 
 // A local activity: one marker event and no task dispatch, right for a ~1 ms upsert. Postgres outages are
 // retried for as long as it takes; acknowledged commands stay durable in Temporal meanwhile.
@@ -59,172 +56,133 @@ const db = proxyLocalActivities<SessionActivities>({
 
 const DEFAULTS = { idleTimeoutMs: 10 * 60 * 1000, continueAsNewAfter: 500, rememberTurnIds: 256 };
 
+const closingFailure = (): ApplicationFailure =>
+  ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
+
 export async function sessionActor(input: SessionActorInput): Promise<SessionActorResult> {
   const sessionId = input.session_id;
   validateSessionId(sessionId);
   const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
   const continueAsNewAfter = input.continue_as_new_after ?? DEFAULTS.continueAsNewAfter;
-  const rememberTurnIds = input.remember_turn_ids ?? DEFAULTS.rememberTurnIds;
+  const state = new ActorState(
+    sessionId,
+    input.remember_turn_ids ?? DEFAULTS.rememberTurnIds,
+    Date.now(),
+    input.carried,
+  );
 
-  let snapshot: SessionSnapshot | null = null;
-  let persistedVersion = 0;
   let hydrated = false;
   let exclusive = false; // held by delete/expire while their activity runs
   let closing = false;
   let endReason: SessionActorResult['reason'] = 'idle';
-  let commandsThisRun = 0;
   let pendingTurns = 0; // durable turns received but not yet applied
-  let lastActivityMs = Date.now();
   let indexed = { userId: NaN, agentType: '\u0000' };
-  const turns = new Map<string, TurnOutcome>(input.carried?.turns ?? []);
-
-  const remember = (turnId: string, outcome: TurnOutcome): void => {
-    turns.delete(turnId);
-    turns.set(turnId, outcome);
-    while (turns.size > rememberTurnIds) turns.delete(turns.keys().next().value as string);
-  };
-
-  /** Applies one command to the state; throws SessionError subclasses for caller mistakes. */
-  const apply = (command: SessionCommand): SessionSnapshot => {
-    const { snapshot: next, changed } = applyCommand(sessionId, snapshot, command, nowSeconds(Date.now()));
-    if (changed) {
-      snapshot = next;
-      commandsThisRun++;
-      lastActivityMs = Date.now();
-      describe();
-    }
-    return next;
-  };
 
   /** Search attributes (no message text) and the UI's current details follow the state. */
   const describe = (): void => {
-    if (!snapshot) return;
-    const c = snapshot.context;
-    if (c.userId !== indexed.userId || c.agentType !== indexed.agentType) {
-      upsertSearchAttributes({ SessionId: [sessionId], UserId: [c.userId], AgentType: [c.agentType || 'none'] });
+    const c = state.snapshot?.context;
+    if (c && (c.userId !== indexed.userId || c.agentType !== indexed.agentType)) {
+      upsertSearchAttributes({
+        SessionId: [sessionId],
+        UserId: [c.userId],
+        AgentType: [c.agentType || 'none'],
+      });
       indexed = { userId: c.userId, agentType: c.agentType };
     }
-    setCurrentDetails(
-      `**user** ${c.userId} · **agent** ${c.agentType || '–'} · **messages** ${c.messages.length} · ` +
-        `**version** ${snapshot.version} · **last activity** ${new Date(c.updatedAt * 1000).toISOString()}`,
-    );
+    setCurrentDetails(state.details());
+  };
+
+  const apply = (command: SessionCommand) => {
+    const result = state.apply(command, Date.now());
+    if (result.changed) describe();
+    return result.snapshot;
   };
 
   /** Waits until the state is loaded and no exclusive command runs; refuses work once the actor is closing. */
   const ready = async (): Promise<void> => {
     await condition(() => hydrated && !exclusive);
-    if (closing) throw ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
+    if (closing) throw closingFailure();
   };
 
-  /** An update handler for one command: dedupe by update id (the client's turn id), apply, answer. */
-  const commandHandler =
-    <A>(toCommand: (args: A) => SessionCommand) =>
-    async (args: A): Promise<CommandAck> => {
-      await ready();
-      const turnId = currentUpdateInfo()?.id;
-      const seen = turnId ? turns.get(turnId) : undefined;
-      if (seen?.status === 'applied' && snapshot) return { version: seen.version, context: toWireContext(snapshot.context) };
-      try {
-        const next = apply(toCommand(args));
-        if (turnId) remember(turnId, { status: 'applied', version: next.version });
-        return { version: next.version, context: toWireContext(next.context) };
-      } catch (err) {
-        throw toFailure(err);
-      }
-    };
+  /** One update per command: validated before history, deduped by update id (the turn id), applied, answered. */
+  const register = <A>(
+    def: UpdateDefinition<CommandAck, [A]>,
+    toCommand: (args: A) => SessionCommand,
+  ): void =>
+    setHandler(
+      def,
+      async (args: A): Promise<CommandAck> => {
+        await ready();
+        const turnId = currentUpdateInfo()?.id;
+        const seen = turnId ? state.turnOutcome(turnId) : undefined;
+        if (seen?.status === 'applied' && state.snapshot)
+          return { version: seen.version, context: toWireContext(state.snapshot.context) };
+        try {
+          const next = apply(toCommand(args));
+          if (turnId) state.rememberTurn(turnId, { status: 'applied', version: next.version });
+          return { version: next.version, context: toWireContext(next.context) };
+        } catch (err) {
+          throw toFailure(err);
+        }
+      },
+      {
+        validator: (args: A): void => {
+          if (closing) throw closingFailure();
+          const turnId = currentUpdateInfo()?.id;
+          try {
+            if (turnId) validateTurnId(turnId);
+            validateCommand(toCommand(args));
+          } catch (err) {
+            throw toFailure(err);
+          }
+        },
+      },
+    );
 
-  /** Validators reject bad input before it reaches history. */
-  const validator =
-    <A>(toCommand: (args: A) => SessionCommand) =>
-    (args: A): void => {
-      if (closing) throw ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
-      const turnId = currentUpdateInfo()?.id;
-      try {
-        if (turnId) validateTurnId(turnId);
-        validateCommand(toCommand(args));
-      } catch (err) {
-        throw toFailure(err);
-      }
-    };
-
-  const register = <A>(def: UpdateDefinition<CommandAck, [A]>, toCommand: (args: A) => SessionCommand): void =>
-    setHandler(def, commandHandler(toCommand), { validator: validator(toCommand) });
-
-  // Raw fields go to the rules untouched so that validation, not a conversion, reports a malformed payload.
-  register(saveContextUpdate, (a: SaveContextArgs) => ({
-    type: 'save',
-    context: {
-      sessionId,
-      userId: a?.context?.user_id,
-      agentType: a?.context?.agent_type ?? '',
-      messages: a?.context?.messages,
-      metadata: a?.context?.metadata,
-      createdAt: a?.context?.created_at ?? 0,
-      updatedAt: 0,
-    },
-  }));
-  register(recoverSessionUpdate, (a: { user_id: number; agent_type?: string }) => ({
-    type: 'recover',
-    userId: a?.user_id,
-    agentType: a?.agent_type,
-  }));
-  register(appendMessageUpdate, (a: { role: 'user' | 'assistant' | 'system'; content: string }) => ({
-    type: 'appendMessage',
-    message: { role: a?.role, content: a?.content },
-  }));
-  register(appendTurnUpdate, (a: { user: string; assistant: string; agent_type?: string }) => ({
-    type: 'appendTurn',
-    user: a?.user,
-    assistant: a?.assistant,
-    agentType: a?.agent_type,
-  }));
-  register(clearMessagesUpdate, () => ({ type: 'clearMessages' }));
-  register(updateMetadataUpdate, (a: { metadata: Record<string, unknown> }) => ({
-    type: 'updateMetadata',
-    patch: a?.metadata,
-  }));
+  register(saveContextUpdate, (a) => wireCommands.save(sessionId, a));
+  register(recoverSessionUpdate, wireCommands.recover);
+  register(appendMessageUpdate, wireCommands.appendMessage);
+  register(appendTurnUpdate, wireCommands.appendTurn);
+  register(clearMessagesUpdate, wireCommands.clearMessages);
+  register(updateMetadataUpdate, wireCommands.updateMetadata);
 
   // Durable turns: acknowledged by Temporal on receipt, so nothing may throw here; a turn that breaks the
   // rules is recorded as rejected (visible through turnStatus), never applied.
   setHandler(turnSignal, async (args) => {
     const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
-    if (turnId && turns.has(turnId)) return;
+    if (turnId && state.turnOutcome(turnId)) return;
     pendingTurns++;
     try {
       await condition(() => hydrated && !exclusive);
-      if (turnId && turns.has(turnId)) return;
+      if (turnId && state.turnOutcome(turnId)) return;
       validateTurnId(turnId);
-      const command: SessionCommand = {
-        type: 'appendTurn',
-        user: args.user,
-        assistant: args.assistant,
-        agentType: args.agent_type,
-      };
+      const command = wireCommands.appendTurn(args);
       validateCommand(command);
-      if (!snapshot && args.user_id !== undefined) {
-        const create: SessionCommand = { type: 'recover', userId: args.user_id, agentType: args.agent_type };
+      if (!state.snapshot && args.user_id !== undefined) {
+        const create = wireCommands.recover({ user_id: args.user_id, agent_type: args.agent_type });
         validateCommand(create);
         apply(create);
       }
-      const next = apply(command);
-      remember(turnId, { status: 'applied', version: next.version });
+      state.rememberTurn(turnId, { status: 'applied', version: apply(command).version });
     } catch (err) {
       const e = err instanceof SessionError ? err : new SessionError('internal', String(err));
-      if (turnId) remember(turnId, { status: 'rejected', code: e.code, message: e.message });
+      if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
     } finally {
       pendingTurns--;
     }
   });
 
   // Delete and expire hold the actor exclusively while Postgres is changed, so no command interleaves.
-  const endWith = async (reason: SessionActorResult['reason'], act: () => Promise<boolean>): Promise<boolean> => {
+  const endWith = async (
+    reason: SessionActorResult['reason'],
+    act: () => Promise<boolean>,
+  ): Promise<boolean> => {
     await ready();
     exclusive = true;
     try {
       const done = await act();
       if (done) {
-        snapshot = null;
-        persistedVersion = 0;
+        state.clear();
         closing = true;
         endReason = reason;
       }
@@ -242,8 +200,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   });
   setHandler(expireSessionUpdate, async ({ cutoff }) => {
     const expired = await endWith('expired', async () => {
-      if (!snapshot || snapshot.context.updatedAt >= cutoff) return false;
       // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
+      if (!state.snapshot || state.snapshot.context.updatedAt >= cutoff) return false;
       await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
       return true;
     });
@@ -253,9 +211,9 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or
   // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
   // the client asks again.
-  const loaded = (): SessionSnapshot | null => {
+  const loaded = () => {
     if (!hydrated || pendingTurns > 0) throw new Error(ACTOR_BUSY);
-    return snapshot;
+    return state.snapshot;
   };
   setHandler(contextQuery, () => {
     const s = loaded();
@@ -267,24 +225,20 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   });
   setHandler(turnStatusQuery, (turnId) => {
     loaded();
-    return turns.get(turnId) ?? { status: 'unknown' };
+    return state.turnOutcome(turnId) ?? { status: 'unknown' };
   });
   setHandler(statusQuery, () => ({
-    exists: snapshot !== null,
-    version: snapshot?.version ?? 0,
-    persisted_version: persistedVersion,
-    commands_this_run: commandsThisRun,
+    exists: state.snapshot !== null,
+    version: state.snapshot?.version ?? 0,
+    persisted_version: state.persistedVersion,
+    commands_this_run: state.commandsThisRun,
     closing,
   }));
 
-  // ---- hydrate ----------------------------------------------------------------------------------------
-  if (input.carried) {
-    const s = input.carried.snapshot;
-    snapshot = s ? { context: fromWireContext(s.context), version: s.version } : null;
-    persistedVersion = input.carried.persisted_version;
-  } else {
-    snapshot = await db.loadSnapshot.executeWithOptions({ summary: 'load snapshot from Postgres' }, [sessionId]);
-    persistedVersion = snapshot?.version ?? 0;
+  if (!input.carried) {
+    state.hydrate(
+      await db.loadSnapshot.executeWithOptions({ summary: 'load snapshot from Postgres' }, [sessionId]),
+    );
   }
   hydrated = true;
   describe();
@@ -293,7 +247,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   let idle = false;
   const watchIdle = async (): Promise<void> => {
     for (;;) {
-      const remaining = lastActivityMs + idleTimeoutMs - Date.now();
+      const remaining = state.lastActivityMs + idleTimeoutMs - Date.now();
       if (remaining <= 0) {
         idle = true;
         return;
@@ -303,17 +257,19 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   };
   void watchIdle();
 
-  // ---- persist, continue-as-new, complete ------------------------------------------------------------
-  const dirty = (): boolean => snapshot !== null && snapshot.version > persistedVersion && !exclusive;
-  const wantsNewRun = (): boolean => commandsThisRun >= continueAsNewAfter || workflowInfo().continueAsNewSuggested;
+  const dirty = (): boolean => state.dirty && !exclusive;
+  const wantsNewRun = (): boolean =>
+    state.commandsThisRun >= continueAsNewAfter || workflowInfo().continueAsNewSuggested;
 
   for (;;) {
     await condition(() => dirty() || closing || wantsNewRun() || (idle && allHandlersFinished()));
-    const current = snapshot;
+    const current = state.snapshot;
     if (current && dirty()) {
       // Changes that arrive while this write is in flight are coalesced into the next one.
-      await db.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [current]);
-      persistedVersion = Math.max(persistedVersion, current.version);
+      await db.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [
+        current,
+      ]);
+      state.markPersisted(current.version);
       continue;
     }
     if (closing) {
@@ -323,38 +279,14 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     if (wantsNewRun()) {
       await condition(() => allHandlersFinished() && !dirty());
       if (dirty()) continue;
-      return continueAsNew<typeof sessionActor>({
-        ...input,
-        carried: {
-          snapshot: snapshot ? { context: toWireContext(snapshot.context), version: snapshot.version } : null,
-          persisted_version: persistedVersion,
-          turns: [...turns.entries()],
-        },
-      });
+      return continueAsNew<typeof sessionActor>({ ...input, carried: state.carry() });
     }
     // Idle: complete, unless a command slipped in while the watcher's last timer ran.
     idle = false;
-    if (Date.now() - lastActivityMs >= idleTimeoutMs) {
+    if (Date.now() - state.lastActivityMs >= idleTimeoutMs) {
       closing = true;
-      return { reason: 'idle', version: snapshot?.version ?? 0 };
+      return { reason: 'idle', version: state.snapshot?.version ?? 0 };
     }
     void watchIdle();
   }
-}
-
-/** Caller mistakes become non-retryable failures of the update (the workflow itself never fails for them). */
-function toFailure(err: unknown): Error {
-  if (err instanceof ApplicationFailure) return err;
-  if (err instanceof SessionError) {
-    const type =
-      err.code === 'session_not_found'
-        ? FAILURE_TYPES.notFound
-        : err.code === 'session_conflict'
-          ? FAILURE_TYPES.conflict
-          : FAILURE_TYPES.validation;
-    const field = (err as { field?: string }).field;
-    return ApplicationFailure.create({ type, message: err.message, nonRetryable: true, details: [{ field }] });
-  }
-  // Anything else is a bug in the actor: fail the workflow task so it is retried and visible, not swallowed.
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,0 +1,64 @@
+// Translates the actor's wire payloads into rules commands, and rules errors into update failures.
+// Raw fields go to the rules untouched, so that validation, not a conversion, reports a malformed payload.
+import { ApplicationFailure } from '@temporalio/workflow';
+import { FAILURE_TYPES, SessionError } from '../src/errors';
+import type { SessionCommand } from '../src/session-rules';
+import type { Metadata, Role } from '../src/types';
+import type { AppendTurnArgs, RecoverSessionArgs, SaveContextArgs, UpdateMetadataArgs } from './messages';
+
+export const wireCommands = {
+  save: (sessionId: string, a: SaveContextArgs): SessionCommand => ({
+    type: 'save',
+    context: {
+      sessionId,
+      userId: a?.context?.user_id,
+      agentType: a?.context?.agent_type ?? '',
+      messages: a?.context?.messages,
+      metadata: a?.context?.metadata,
+      createdAt: a?.context?.created_at ?? 0,
+      updatedAt: 0,
+    },
+  }),
+  recover: (a: RecoverSessionArgs): SessionCommand => ({
+    type: 'recover',
+    userId: a?.user_id,
+    agentType: a?.agent_type,
+  }),
+  appendMessage: (a: { role: Role; content: string }): SessionCommand => ({
+    type: 'appendMessage',
+    message: { role: a?.role, content: a?.content },
+  }),
+  appendTurn: (a: AppendTurnArgs): SessionCommand => ({
+    type: 'appendTurn',
+    user: a?.user,
+    assistant: a?.assistant,
+    agentType: a?.agent_type,
+  }),
+  clearMessages: (): SessionCommand => ({ type: 'clearMessages' }),
+  updateMetadata: (a: UpdateMetadataArgs): SessionCommand => ({
+    type: 'updateMetadata',
+    patch: a?.metadata as Metadata,
+  }),
+};
+
+/** Caller mistakes become non-retryable failures of the update (the workflow itself never fails for them). */
+export function toFailure(err: unknown): Error {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof SessionError) {
+    const type =
+      err.code === 'session_not_found'
+        ? FAILURE_TYPES.notFound
+        : err.code === 'session_conflict'
+          ? FAILURE_TYPES.conflict
+          : FAILURE_TYPES.validation;
+    const field = (err as { field?: string }).field;
+    return ApplicationFailure.create({
+      type,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ field }],
+    });
+  }
+  // Anything else is a bug in the actor: fail the workflow task so it is retried and visible, not swallowed.
+  return err instanceof Error ? err : new Error(String(err));
+}
