@@ -28,8 +28,7 @@ export interface CarriedState {
 }
 
 export type TurnOutcome =
-  | { status: 'applied'; version: number }
-  | { status: 'rejected'; code: string; message: string };
+  { status: 'applied'; version: number } | { status: 'rejected'; code: string; message: string };
 
 export interface SessionActorResult {
   reason: 'idle' | 'deleted' | 'expired';
@@ -47,7 +46,8 @@ export type EmptyArgs = Record<string, never>;
 
 // ---- updates (the "applied" acknowledgement: validated, applied, answered) ----------------------------
 export interface SaveContextArgs {
-  context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> & Partial<Pick<WireContext, 'agent_type' | 'created_at'>>;
+  context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> &
+    Partial<Pick<WireContext, 'agent_type' | 'created_at'>>;
 }
 export interface RecoverSessionArgs {
   user_id: number;
