@@ -98,6 +98,24 @@ describe('cleanup workflow', () => {
     expect(await h.service.cleanupExpired(30)).toBe(0);
   });
 
+  // A bigger run for the figures in docs/retention.md: DS_CLEANUP_BENCH=10000 npx jest test/cleanup-temporal.test.ts
+  const benchRows = Number(process.env.DS_CLEANUP_BENCH ?? 0);
+  (benchRows > 0 ? test : test.skip)(
+    `bench: ${benchRows} expired cold sessions`,
+    async () => {
+      const run = `bench-${Math.random().toString(36).slice(2, 8)}-`;
+      const contexts = Array.from({ length: benchRows }, (_, i) => aged(`${run}${i}`, 30_000 + i, 31 * DAY));
+      await insertSnapshotsRaw(h.pool, contexts);
+      const t0 = Date.now();
+      expect(await h.service.cleanupExpired(30)).toBe(benchRows);
+      const ms = Date.now() - t0;
+      console.log(
+        `cleanup of ${benchRows} expired sessions took ${ms} ms (${Math.round(benchRows / (ms / 1000))}/s)`,
+      );
+    },
+    600_000,
+  );
+
   test('running actors decide: an old state is expired through the actor, a fresh state is kept', async () => {
     const ids = uniqueIds();
     // Fresh actors whose rows were back-dated behind their back: the actor's state is authoritative.
@@ -141,11 +159,12 @@ describe('cleanup workflow', () => {
   test('a turn racing the expiry of its own session: the turn wins or the expiry wins, never half', async () => {
     const ids = uniqueIds();
     const outcomes = { turnWon: 0, expiryWon: 0 };
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 8; i++) {
       const id = ids.sessionId(`race${i}`);
       const userId = ids.userId();
       await insertSnapshotsRaw(h.pool, [aged(id, userId, 31 * DAY, 'before')]);
-      const delay = (i % 3) * 15;
+      // Spread over the cleanup's own duration, so the turn lands before, during and after the expiry.
+      const delay = i * 30;
       const [turn] = await Promise.allSettled([
         new Promise((r) => setTimeout(r, delay)).then(() => recovery.appendTurn(id, 'q', 'a')),
         h.service.cleanupExpired(30),
@@ -168,7 +187,7 @@ describe('cleanup workflow', () => {
       }
     }
     console.log(`turn vs expiry race outcomes: ${JSON.stringify(outcomes)}`);
-    expect(outcomes.turnWon + outcomes.expiryWon).toBe(6);
+    expect(outcomes.turnWon + outcomes.expiryWon).toBe(8);
   });
 
   test('a durable turn racing the expiry either lands on the old session or starts a new one', async () => {

@@ -7,6 +7,7 @@ import { deleteExpiredAmong } from '../postgres/expiry';
 import {
   expireSessionUpdate,
   sessionWorkflowId,
+  SESSION_WORKFLOW_TYPE,
   statusQuery,
   WORKFLOW_ID_PREFIX,
 } from '../../workflows/messages';
@@ -18,6 +19,7 @@ const ERASE_ROUNDS = 20;
 const LIST_CHUNK = 100;
 /** Deletes, updates and lists in flight at once. */
 export const ERASE_CONCURRENCY = 16;
+const RUNNING_ACTORS = `WorkflowType = '${SESSION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
 
 export interface EraseOptions {
   concurrency?: number;
@@ -114,8 +116,16 @@ export async function expireSessions(
   const kept: string[] = [];
   const cold: string[] = [];
 
-  // 1. Actors: asking every id is exact (visibility may lag a just-started actor) and fails fast without one.
-  await forEachLimit(sessionIds, concurrency, async (sessionId, i) => {
+  // 1. Running actors, found by one visibility query per 100 ids, are asked; a session without one answers the
+  //    SQL below. Visibility may miss an actor started a moment ago: step 3 asks it, once it shows.
+  const running = new Set(
+    (await listRuns(client, sessionIds.map(sessionWorkflowId), concurrency, RUNNING_ACTORS)).map((r) =>
+      r.workflowId.slice(WORKFLOW_ID_PREFIX.length),
+    ),
+  );
+  options.onProgress?.();
+  for (const id of sessionIds) if (!running.has(id)) cold.push(id);
+  await forEachLimit([...running], concurrency, async (sessionId, i) => {
     const outcome = await expireThroughActor(client, sessionId, cutoff);
     if (outcome === 'gone') cold.push(sessionId);
     else (outcome === 'expired' ? expired : kept).push(sessionId);
@@ -172,15 +182,21 @@ async function actorHoldsSession(client: Client, workflowId: string): Promise<bo
   }
 }
 
-async function listRuns(client: Client, workflowIds: string[], concurrency: number): Promise<RunRef[]> {
+async function listRuns(
+  client: Client,
+  workflowIds: string[],
+  concurrency: number,
+  filter?: string,
+): Promise<RunRef[]> {
   const chunks: string[][] = [];
   for (let i = 0; i < workflowIds.length; i += LIST_CHUNK) chunks.push(workflowIds.slice(i, i + LIST_CHUNK));
   const runs: RunRef[] = [];
   await forEachLimit(chunks, concurrency, async (chunk) => {
-    const query =
+    const ids =
       chunk.length === 1
         ? `WorkflowId = ${quoteVisibility(chunk[0])}`
         : `WorkflowId IN (${chunk.map(quoteVisibility).join(', ')})`;
+    const query = filter ? `${filter} AND ${ids}` : ids;
     for await (const e of client.workflow.list({ query })) {
       runs.push({ workflowId: e.workflowId, runId: e.runId, running: e.status.name === 'RUNNING' });
     }
