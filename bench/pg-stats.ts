@@ -1,0 +1,94 @@
+// Postgres-side counters of the benchmark: rows written to conversation_context, and snapshot lag sampling.
+// Used by the throughput workload (snapshot writes per turn at saturation, lag p99).
+import type pg from 'pg';
+import { nowMs, sleep } from './stats';
+
+/**
+ * n_tup_ins + n_tup_upd of conversation_context. Backends flush their counters at most once a second while
+ * busy, so callers settle first (settleMs) to read every write of the phase before.
+ */
+export async function snapshotRowWrites(pool: pg.Pool, settleMs = 1_500): Promise<number> {
+  await sleep(settleMs);
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const r = await client.query<{ writes: string }>(
+      `SELECT (n_tup_ins + n_tup_upd)::text AS writes FROM pg_stat_user_tables WHERE relname = 'conversation_context'`,
+    );
+    return Number(r.rows[0]?.writes ?? 0);
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Snapshot lag: for each acknowledged turn (session, version, ack wall time), the time until Postgres holds that
+ * version, read from the row's `persisted_at` when a poll first sees it (resolution: the poll interval).
+ */
+export class LagTracker {
+  private readonly pending = new Map<string, { version: number; ackAt: number }[]>();
+  readonly lags: number[] = [];
+  private running = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly intervalMs = 10,
+  ) {}
+
+  acked(sessionId: string, version: number): void {
+    let list = this.pending.get(sessionId);
+    if (!list) this.pending.set(sessionId, (list = []));
+    list.push({ version, ackAt: Date.now() });
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await this.poll();
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  /** Stops the load-time polling and waits (up to timeoutMs) for every acknowledged version to reach Postgres. */
+  async finish(timeoutMs = 15_000): Promise<{ unresolved: number }> {
+    this.running = false;
+    await this.loop;
+    const deadline = nowMs() + timeoutMs;
+    while (this.unresolved() > 0 && nowMs() < deadline) {
+      await this.poll();
+      await sleep(this.intervalMs);
+    }
+    return { unresolved: this.unresolved() };
+  }
+
+  private unresolved(): number {
+    let n = 0;
+    for (const list of this.pending.values()) n += list.length;
+    return n;
+  }
+
+  private async poll(): Promise<void> {
+    const ids = [...this.pending.entries()].filter(([, l]) => l.length > 0).map(([id]) => id);
+    if (ids.length === 0) return;
+    const r = await this.pool.query<{ session_id: string; version: string; at: string }>(
+      `SELECT session_id, version::text, (extract(epoch FROM persisted_at) * 1000)::text AS at
+       FROM conversation_context WHERE session_id = ANY($1::text[])`,
+      [ids],
+    );
+    for (const row of r.rows) {
+      const list = this.pending.get(row.session_id);
+      if (!list) continue;
+      const stored = Number(row.version);
+      const at = Number(row.at);
+      const keep = list.filter((a) => {
+        if (a.version > stored) return true;
+        this.lags.push(Math.max(0, at - a.ackAt));
+        return false;
+      });
+      this.pending.set(row.session_id, keep);
+    }
+  }
+}

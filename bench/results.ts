@@ -1,0 +1,35 @@
+// The JSON the benchmark writes to bench/results/<timestamp>.json: every figure of every workload.
+// Filled by bench/main.ts, read by bench/report.ts.
+import type { CleanupResult } from './workloads/cleanup';
+import type { ColdResult } from './workloads/cold';
+import type { ContentionResult } from './workloads/contention';
+import type { HistoryResult } from './workloads/history';
+import type { LatencyResult } from './workloads/latency';
+import type { ListResult } from './workloads/list';
+import type { MemoryResult } from './workloads/memory';
+import type { SqliteRow } from './workloads/sqlite';
+import type { StoreResult } from './workloads/store';
+import type { ThroughputResult } from './workloads/throughput';
+import type { Sizes } from './context';
+
+export interface Results {
+  startedAt: string;
+  finishedAt?: string;
+  seconds?: number;
+  command: string;
+  machine: { cpus: number; cpuModel: string; memoryGB: number; loadAverageAtStart: number[]; loadAverageAtEnd?: number[]; node: string };
+  versions: { temporalCli: string; postgres: string };
+  settings: { sqlite: string; sizes: Sizes };
+  latency?: LatencyResult;
+  throughput?: ThroughputResult;
+  history?: HistoryResult;
+  contention?: ContentionResult;
+  store?: StoreResult;
+  cold?: ColdResult;
+  list?: ListResult;
+  cleanup?: CleanupResult;
+  memory?: MemoryResult;
+  sqlite?: SqliteRow[];
+  /** Workloads that threw, with the message (the rest still ran). */
+  failures: Record<string, string>;
+}

@@ -1,0 +1,232 @@
+// The benchmark's own stack: a temp data dir, one embedded Postgres, the workflow bundles, and Temporal dev
+// servers with chosen SQLite settings (each with its own worker process, client and Postgres database).
+// Used by bench/main.ts; nothing here touches a user's .data/.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type pg from 'pg';
+import { findRoot } from '../src/config';
+import { migrate } from '../src/postgres/migrate';
+import { createPool } from '../src/postgres/pool';
+import { DevServer, devServerArgs, startDevServer } from '../src/runtime/dev-server';
+import { createDatabase, EmbeddedPg, startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
+import { freePort } from '../src/runtime/ports';
+import { isRunning, killOnParentExit, LogTail, sleep, stopChild } from '../src/runtime/process';
+import { installTemporalRuntime } from '../src/runtime/stack';
+import { resolveTemporalCli, temporalCliVersion } from '../src/runtime/temporal-cli';
+import { TemporalSessionService } from '../src/temporal/service';
+import type { ActorConfig } from '../src/config';
+import { startWorkerProcess, WorkerHandle } from './workers';
+
+export type SqliteSetting = 'default' | 'wal-full' | 'wal-normal';
+
+export const SQLITE_LABELS: Record<SqliteSetting, string> = {
+  default: 'default journal (`--db-filename` only)',
+  'wal-full': '`journal_mode=wal`, `synchronous=full` (the product default)',
+  'wal-normal': '`journal_mode=wal`, `synchronous=normal` (weaker: may lose the last commits on power loss)',
+};
+
+export const NAMESPACE = 'default';
+
+export interface BenchBase {
+  tempDir: string;
+  cliPath: string;
+  cliVersion: string;
+  postgres: EmbeddedPg;
+  postgresVersion: string;
+  actorBundle: string;
+  floorBundle: string;
+  stop(): Promise<void>;
+}
+
+/** Temp dir, Temporal CLI, embedded Postgres and both bundles. */
+export async function startBase(log: (m: string) => void): Promise<BenchBase> {
+  const root = findRoot();
+  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-sessions-bench-'));
+  fs.chmodSync(tempDir, 0o755); // the embedded Postgres may run as user "postgres"
+  let postgres: EmbeddedPg | undefined;
+  const remove = (): void => fs.rmSync(tempDir, { recursive: true, force: true });
+  try {
+    const cliPath = await resolveTemporalCli({
+      cliPath: process.env.TEMPORAL_CLI_PATH || undefined,
+      cacheDir: path.join(root, '.cache'),
+      log,
+    });
+    const [pgStarted, actorBundle, floorBundle, cliVersion] = await Promise.all([
+      startEmbeddedPostgres({ dataDir: path.join(tempDir, 'pg') }),
+      bundle(path.join(root, 'workflows', 'index.ts'), path.join(tempDir, 'actor-bundle.js')),
+      bundle(path.join(__dirname, 'workflows', 'index.ts'), path.join(tempDir, 'floor-bundle.js')),
+      temporalCliVersion(cliPath),
+    ]);
+    postgres = pgStarted;
+    const admin = createPool(postgres.url, 1);
+    const postgresVersion = String((await admin.query('SHOW server_version')).rows[0].server_version);
+    await admin.end();
+    const pgHandle = postgres;
+    return {
+      tempDir,
+      cliPath,
+      cliVersion,
+      postgres: pgHandle,
+      postgresVersion,
+      actorBundle,
+      floorBundle,
+      stop: async () => {
+        await pgHandle.stop();
+        remove();
+      },
+    };
+  } catch (err) {
+    await postgres?.stop();
+    remove();
+    throw err;
+  }
+}
+
+async function bundle(entry: string, out: string): Promise<string> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: entry, logger: new DefaultLogger('WARN') });
+  fs.writeFileSync(out, code);
+  return out;
+}
+
+/** One Temporal server under test, with its own worker process, client, service and Postgres database. */
+export interface Target {
+  setting: SqliteSetting;
+  address: string;
+  client: Client;
+  pool: pg.Pool;
+  databaseUrl: string;
+  actorTaskQueue: string;
+  floorTaskQueue: string;
+  service: TemporalSessionService;
+  /** A service on the same task queue whose actors idle out after `idleTimeoutMs` (cold rehydrate). */
+  serviceWith(actor: Partial<ActorConfig>): TemporalSessionService;
+  worker: WorkerHandle;
+  serverPid: number;
+  stop(): Promise<void>;
+}
+
+let targets = 0;
+
+export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCachedWorkflows: number): Promise<Target> {
+  const n = targets++;
+  const dir = path.join(base.tempDir, `temporal-${n}-${setting}`);
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async (): Promise<void> => {
+    while (stops.length) await (stops.pop() as () => Promise<void>)().catch(() => undefined);
+  };
+  try {
+    const server = await startServer(base.cliPath, setting, path.join(dir, 'temporal.db'), path.join(dir, 'temporal.log'));
+    stops.push(() => server.stop());
+    const databaseUrl = await createDatabase(base.postgres.url, `bench_${n}_${setting.replace('-', '_')}`);
+    const pool = createPool(databaseUrl, 20, { applicationName: 'bench-client' });
+    stops.push(() => pool.end());
+    await migrate(pool);
+    installTemporalRuntime();
+    const connection = await Connection.connect({ address: server.address });
+    stops.push(() => connection.close());
+    const client = new Client({ connection, namespace: NAMESPACE });
+    const actorTaskQueue = `bench-actor-${n}`;
+    const floorTaskQueue = `bench-floor-${n}`;
+    const worker = await startWorkerProcess({
+      temporalAddress: server.address,
+      namespace: NAMESPACE,
+      databaseUrl,
+      actorBundle: base.actorBundle,
+      actorTaskQueue,
+      floorBundle: base.floorBundle,
+      floorTaskQueue,
+      maxCachedWorkflows,
+    });
+    stops.push(() => worker.stop());
+    const serviceWith = (actor: Partial<ActorConfig>) =>
+      new TemporalSessionService({ client, pool, taskQueue: actorTaskQueue, actor });
+    return {
+      setting,
+      address: server.address,
+      client,
+      pool,
+      databaseUrl,
+      actorTaskQueue,
+      floorTaskQueue,
+      service: serviceWith({}),
+      serviceWith,
+      worker,
+      serverPid: server.pid,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** WAL settings go through the product's startDevServer; the default journal needs the pragmas left out. */
+async function startServer(cliPath: string, setting: SqliteSetting, dbFile: string, logFile: string): Promise<DevServer> {
+  if (setting !== 'default') {
+    return startDevServer({
+      cliPath,
+      uiPort: null,
+      dbFile,
+      sqliteSynchronous: setting === 'wal-normal' ? 'normal' : 'full',
+      namespace: NAMESPACE,
+      logFile,
+    });
+  }
+  return startDefaultJournalServer(cliPath, dbFile, logFile);
+}
+
+/**
+ * The product's dev-server arguments without the `--sqlite-pragma` pairs (startDevServer always passes WAL).
+ * A `sqlitePragmas` option on startDevServer would make this copy unnecessary.
+ */
+async function startDefaultJournalServer(cliPath: string, dbFile: string, logFile: string): Promise<DevServer> {
+  const ip = '127.0.0.1';
+  const port = await freePort(ip);
+  fs.mkdirSync(path.dirname(dbFile), { recursive: true });
+  const full = devServerArgs({ ip, port, uiPort: null, dbFile, sqliteSynchronous: 'full', namespace: NAMESPACE });
+  const args: string[] = [];
+  for (let i = 0; i < full.length; i++) {
+    if (full[i] === '--sqlite-pragma') i++;
+    else args.push(full[i]);
+  }
+  const log = fs.createWriteStream(logFile, { flags: 'a' });
+  const tail = new LogTail();
+  const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const s of [child.stdout, child.stderr]) {
+    s.on('data', (c: Buffer) => {
+      tail.push(c);
+      log.write(c);
+    });
+  }
+  const unhook = killOnParentExit(child, 'SIGTERM');
+  const address = `${ip}:${port}`;
+  const stop = async (): Promise<void> => {
+    await stopChild(child, 'SIGTERM', 10_000);
+    unhook();
+    log.end();
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (!isRunning(child)) throw new Error(`dev server (default journal) exited:\n${tail}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`dev server (default journal) not ready:\n${tail}`);
+    }
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await c.workflowService.describeNamespace({ namespace: NAMESPACE });
+      } finally {
+        await c.close();
+      }
+      break;
+    } catch {
+      await sleep(200);
+    }
+  }
+  return { address, namespace: NAMESPACE, pid: child.pid ?? -1, stop };
+}

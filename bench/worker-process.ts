@@ -1,0 +1,91 @@
+// The benchmark's worker process: the session actor worker and the no-op floor worker, away from the client load.
+// Forked by bench/workers.ts; it answers memory readings and stops on request over the IPC channel.
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createPool } from '../src/postgres/pool';
+import { installTemporalRuntime } from '../src/runtime/stack';
+import { createSessionWorker } from '../src/temporal/worker';
+
+export interface WorkerProcessConfig {
+  temporalAddress: string;
+  namespace: string;
+  databaseUrl: string;
+  /** The product's workflows, prebuilt (`workflows/index.ts`). */
+  actorBundle: string;
+  actorTaskQueue: string;
+  /** The no-op floor workflow (`bench/workflows/index.ts`); omitted for actor-only workers. */
+  floorBundle?: string;
+  floorTaskQueue?: string;
+  maxCachedWorkflows?: number;
+}
+
+export type ToWorker = { type: 'memory'; id: number } | { type: 'stop' };
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'memory'; id: number; rss: number; heapUsed: number; external: number }
+  | { type: 'error'; message: string };
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.BENCH_WORKER_CONFIG ?? '{}') as WorkerProcessConfig;
+  installTemporalRuntime();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const pool = createPool(config.databaseUrl, 20, { applicationName: 'bench-worker' });
+  const tuning = config.maxCachedWorkflows ? { maxCachedWorkflows: config.maxCachedWorkflows } : {};
+  const workers: Worker[] = [
+    await createSessionWorker({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.actorTaskQueue,
+      pool,
+      workflowBundlePath: config.actorBundle,
+      tuning,
+    }),
+  ];
+  if (config.floorBundle && config.floorTaskQueue) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.floorTaskQueue,
+        workflowBundle: { codePath: config.floorBundle },
+        ...tuning,
+      }),
+    );
+  }
+  const running = Promise.all(workers.map((w) => w.run()));
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running.catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'stop') void stop();
+    if (message.type === 'memory') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      const m = process.memoryUsage();
+      send({ type: 'memory', id: message.id, rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+    }
+  });
+  // Never outlive the benchmark.
+  process.on('disconnect', () => void stop());
+  running.catch((err: unknown) => {
+    send({ type: 'error', message: String((err as Error)?.stack ?? err) });
+    process.exit(1);
+  });
+  send({ type: 'ready' });
+}
+
+main().catch((err: unknown) => {
+  send({ type: 'error', message: String((err as Error)?.stack ?? err) });
+  process.exit(1);
+});

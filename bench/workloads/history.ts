@@ -1,0 +1,115 @@
+// Temporal history events per turn and bytes per run, read from the histories of sessions the other workloads
+// drove (every run of each workflow id), beside the floor workflow's events per op.
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { BenchContext } from '../context';
+import { figure, Figure } from '../stats';
+
+export interface HistoryGroup {
+  workflows: number;
+  runs: number;
+  /** Runs that ended (continue-as-new): their size is a whole run's. */
+  closedRuns: number;
+  turns: number;
+  events: number;
+  eventsPerTurn: number;
+  /** Event type → count per turn, over all runs of the group. */
+  perTurnByType: Record<string, number>;
+  bytesPerTurn: number;
+  /** Encoded size of closed runs (or of open runs when none closed). */
+  bytesPerRun: Figure;
+  turnsPerRun: Figure;
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+
+function typeName(t: number | null | undefined): string {
+  return (EventType[t ?? 0] ?? String(t)).replace(/^EVENT_TYPE_/, '');
+}
+
+/** Reads every run of each workflow id; a turn is an accepted update, a received signal, or either ('any'). */
+export async function readHistories(client: Client, workflowIds: string[], turnEvent: 'update' | 'signal' | 'any'): Promise<HistoryGroup> {
+  const byType: Record<string, number> = {};
+  let runs = 0;
+  let closedRuns = 0;
+  let turns = 0;
+  let events = 0;
+  let bytes = 0;
+  const runBytes: number[] = [];
+  const openRunBytes: number[] = [];
+  const runTurns: number[] = [];
+  for (const workflowId of workflowIds) {
+    for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      const history = await client.workflow.getHandle(workflowId, info.runId).fetchHistory();
+      const size = temporal.api.history.v1.History.encode(history).finish().length;
+      let t = 0;
+      for (const e of history.events ?? []) {
+        const name = typeName(e.eventType);
+        byType[name] = (byType[name] ?? 0) + 1;
+        if (turnEvent !== 'signal' && name === 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED') t++;
+        if (turnEvent !== 'update' && name === 'WORKFLOW_EXECUTION_SIGNALED') t++;
+      }
+      runs++;
+      turns += t;
+      events += history.events?.length ?? 0;
+      bytes += size;
+      if (info.status.name === 'RUNNING') openRunBytes.push(size);
+      else {
+        closedRuns++;
+        runBytes.push(size);
+        runTurns.push(t);
+      }
+    }
+  }
+  const perTurnByType: Record<string, number> = {};
+  for (const [k, v] of Object.entries(byType).sort((a, b) => b[1] - a[1])) perTurnByType[k] = turns ? v / turns : NaN;
+  return {
+    workflows: workflowIds.length,
+    runs,
+    closedRuns,
+    turns,
+    events,
+    eventsPerTurn: turns ? events / turns : NaN,
+    perTurnByType,
+    bytesPerTurn: turns ? bytes / turns : NaN,
+    bytesPerRun: figure(runBytes.length ? runBytes : openRunBytes),
+    turnsPerRun: figure(runTurns),
+  };
+}
+
+export interface HistoryResult {
+  /** One client, sequential: no batching possible. */
+  appliedSequential: HistoryGroup;
+  durableSequential: HistoryGroup;
+  floorSequential: HistoryGroup;
+  /** Sessions of the sustained-throughput workload (turns may share workflow tasks). */
+  appliedSaturated: HistoryGroup;
+  durableSaturated: HistoryGroup;
+  floorSaturated: HistoryGroup;
+}
+
+export async function runHistory(
+  ctx: BenchContext,
+  latency: { applied: string; durable: string; floor: string },
+  sample: { applied: string[]; durable: string[]; floor: string[] },
+): Promise<HistoryResult> {
+  const { progress } = ctx;
+  const c = ctx.target.client;
+  const wf = (id: string) => `session/${id}`;
+  progress.step('history: reading histories', 6);
+  const step = async <T>(p: Promise<T>): Promise<T> => {
+    const v = await p;
+    progress.tick();
+    return v;
+  };
+  const result: HistoryResult = {
+    appliedSequential: await step(readHistories(c, [wf(latency.applied)], 'update')),
+    durableSequential: await step(readHistories(c, [wf(latency.durable)], 'signal')),
+    floorSequential: await step(readHistories(c, [latency.floor], 'update')),
+    appliedSaturated: await step(readHistories(c, sample.applied, 'update')),
+    durableSaturated: await step(readHistories(c, sample.durable, 'signal')),
+    floorSaturated: await step(readHistories(c, sample.floor, 'any')),
+  };
+  progress.done();
+  return result;
+}

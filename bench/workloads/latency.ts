@@ -1,0 +1,79 @@
+// Warm single-client latency: the no-op Update and Signal floors beside appendTurn acknowledged when applied
+// (Update) and when durable (Signal), in rounds; plus read-your-writes after durable appends.
+import { SessionRecovery } from '../../src/recovery';
+import type { BenchContext } from '../context';
+import { Figure, figures, latency, Latency, ratio, timeEach } from '../stats';
+
+type Series = 'floorUpdate' | 'applied' | 'floorSignal' | 'durable' | 'floorSignalPlain';
+const SERIES: Series[] = ['floorUpdate', 'applied', 'floorSignal', 'durable', 'floorSignalPlain'];
+
+export interface LatencyResult {
+  series: Record<Series, Record<keyof Latency, Figure>>;
+  /** Per-round ratios of the actor to its floor. */
+  ratios: { appliedP50: Figure; appliedP99: Figure; durableP50: Figure; durableP99: Figure };
+  readYourWrites: { seen: number; total: number; fraction: number };
+  /** Session ids used, for the history workload. */
+  sessions: { applied: string; durable: string; floor: string };
+}
+
+export async function runLatency(ctx: BenchContext, opts: { turns?: number; rounds?: number; ryw?: boolean } = {}): Promise<LatencyResult> {
+  const { target, floor, progress } = ctx;
+  const turns = opts.turns ?? ctx.sizes.turns;
+  const rounds = opts.rounds ?? ctx.sizes.rounds;
+  const recovery = new SessionRecovery(target.service);
+  const appliedId = `${ctx.runId}-lat-applied`;
+  const durableId = `${ctx.runId}-lat-durable`;
+  const floorId = `${ctx.runId}-lat-floor`;
+  const floorSigId = `${ctx.runId}-lat-floor-sig`;
+
+  // Warm up: actors exist and are cached, the floor workflows run, connections are open.
+  await recovery.recoverSession(appliedId, 1, 'assistant');
+  await recovery.recoverSession(durableId, 1, 'assistant');
+  await floor.start(floorId);
+  await floor.start(floorSigId);
+  for (let i = 0; i < 10; i++) {
+    await recovery.appendTurn(appliedId, 'warm', 'up');
+    await target.service.submitTurn(durableId, 'warm', 'up');
+    await floor.update(floorId);
+    await floor.signal(floorSigId);
+  }
+
+  const ops: Record<Series, (i: number) => Promise<unknown>> = {
+    floorUpdate: () => floor.update(floorId),
+    applied: (i) => recovery.appendTurn(appliedId, `question ${i}`, `answer ${i}`),
+    floorSignal: () => floor.signal(floorSigId),
+    durable: (i) => target.service.submitTurn(durableId, `question ${i}`, `answer ${i}`),
+    floorSignalPlain: () => floor.signalPlain(floorSigId),
+  };
+  const perRound: Record<Series, Latency[]> = { floorUpdate: [], applied: [], floorSignal: [], durable: [], floorSignalPlain: [] };
+  let seen = 0;
+  let total = 0;
+  const rywTurns = opts.ryw === false ? 0 : ctx.sizes.rywTurns;
+  progress.step(`latency (${rounds} rounds × ${SERIES.length} × ${turns})`, rounds * (SERIES.length * turns + rywTurns));
+  for (let r = 0; r < rounds; r++) {
+    for (const s of SERIES) perRound[s].push(latency(await timeEach(turns, ops[s], () => progress.tick())));
+    for (let i = 0; i < rywTurns; i++) {
+      const text = `ryw ${r}/${i} ${Math.random()}`;
+      await target.service.submitTurn(durableId, text, 'ok');
+      const recent = await target.service.getRecentMessages(durableId, 2);
+      total++;
+      if (recent?.[0]?.content === text) seen++;
+      progress.tick();
+    }
+  }
+  progress.done();
+  const series = {} as LatencyResult['series'];
+  for (const s of SERIES) series[s] = figures(perRound[s] as unknown as Record<keyof Latency, number>[]);
+  const p = (s: Series, k: 'p50' | 'p99') => perRound[s].map((l) => l[k]);
+  return {
+    series,
+    ratios: {
+      appliedP50: ratio(p('applied', 'p50'), p('floorUpdate', 'p50')),
+      appliedP99: ratio(p('applied', 'p99'), p('floorUpdate', 'p99')),
+      durableP50: ratio(p('durable', 'p50'), p('floorSignal', 'p50')),
+      durableP99: ratio(p('durable', 'p99'), p('floorSignal', 'p99')),
+    },
+    readYourWrites: { seen, total, fraction: total ? seen / total : NaN },
+    sessions: { applied: appliedId, durable: durableId, floor: floorId },
+  };
+}
