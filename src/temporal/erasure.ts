@@ -99,10 +99,10 @@ export interface ExpireBatchResult {
 }
 
 /**
- * Expires a batch of sessions whose snapshot was older than `cutoff`. Each running actor is asked first, through
- * its `expireSession` update, and decides on its own state (a turn racing the expiry is either before it, and the
- * session is kept, or after it, and meets no session). The rest are deleted by one SQL statement that re-checks
- * the cutoff. Then every run of every expired session is erased.
+ * Expires a batch of sessions whose snapshot was older than `cutoff`. Each running actor (found by one visibility
+ * query per 100 ids) is asked first, through its `expireSession` update, and decides on its own state: a turn
+ * racing the expiry is either before it, and the session is kept, or after it, and meets no session. The rest are
+ * deleted by one SQL statement that re-checks the cutoff. Then every run of every expired session is erased.
  */
 export async function expireSessions(
   client: Client,
@@ -137,8 +137,8 @@ export async function expireSessions(
   options.onProgress?.();
   const deletedSet = new Set(deleted);
 
-  // 3. Erase every run. A run still running here started after step 1 (a turn racing the expiry): its actor
-  //    decides again. If it holds the session at a fresh state, the turn won and the session is kept.
+  // 3. Erase every run. A run still running here started after, or was not yet visible at, step 1 (a turn racing
+  //    the expiry): its actor decides again. If it holds the session at a fresh state, the turn won and the session is kept.
   const mayDeleteRunning = async (workflowId: string): Promise<boolean> => {
     const sessionId = workflowId.slice(WORKFLOW_ID_PREFIX.length);
     const outcome = await expireThroughActor(client, sessionId, cutoff);
