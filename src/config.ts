@@ -2,6 +2,7 @@
 // Deeper modules receive the resolved Config and never read process.env themselves.
 import fs from 'node:fs';
 import path from 'node:path';
+import { type KeyRing, parseKeyRing } from './codec/keys';
 import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from './types';
 
 export interface ActorConfig {
@@ -41,6 +42,21 @@ export interface Config {
   actor: ActorConfig;
   cleanup: { retentionDays: number; intervalMs: number };
   api: ApiConfig;
+  codec: CodecConfig;
+}
+
+/** Encryption of payloads inside Temporal (docs/encryption.md); src/codec/index.ts resolves the keys. */
+export interface CodecConfig {
+  /** DS_CODEC_DISABLED=1: payloads go to Temporal unencrypted. */
+  disabled: boolean;
+  /** DS_CODEC_KEYS=`id:<base64 32 bytes>,…`, newest first. */
+  keys?: KeyRing;
+  /** DS_CODEC_KEY_FILE: a JSON key file (`{"keys":[{"id","key"}]}`, newest first). */
+  keyFile?: string;
+  /** DS_CODEC_UI_ORIGINS: browser origins allowed to call /codec/*; empty = the embedded Temporal UI's. */
+  uiOrigins: string[];
+  /** DS_CODEC_TRUST_LOOPBACK_UI=0|1: let the local UI decode without a key; default: when the API is on loopback. */
+  trustLoopbackUi?: boolean;
 }
 
 /** Who an API key acts for: one user, a service that names the user per request, or an operator. */
@@ -108,6 +124,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxInFlightWritesPerSession: int(env.DS_API_MAX_IN_FLIGHT_WRITES, 32),
       retryAfterSeconds: int(env.DS_API_RETRY_AFTER_SECONDS, 1),
       temporalMetricsAddress: env.DS_TEMPORAL_METRICS_ADDRESS || undefined,
+    },
+    codec: {
+      disabled: env.DS_CODEC_DISABLED === '1' || env.DS_CODEC_DISABLED === 'true',
+      keys: parseKeyRing(env.DS_CODEC_KEYS ?? ''),
+      keyFile: env.DS_CODEC_KEY_FILE ? path.resolve(rootDir, env.DS_CODEC_KEY_FILE) : undefined,
+      uiOrigins: (env.DS_CODEC_UI_ORIGINS ?? '')
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter((o) => o !== ''),
+      trustLoopbackUi: env.DS_CODEC_TRUST_LOOPBACK_UI ? env.DS_CODEC_TRUST_LOOPBACK_UI === '1' : undefined,
     },
   };
 }

@@ -11,6 +11,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { type CodecRouteOptions, adminKeyOnly, codecRoutes } from '../codec/routes';
 import type { ApiConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Queryable } from '../postgres/snapshots';
@@ -50,6 +51,8 @@ export interface AppDeps {
   logger: Logger;
   /** Shared with the worker in one process; a private registry when absent. */
   metrics?: SessionMetrics;
+  /** The payload codec (Stack.codec): serves /codec/encode and /codec/decode, see docs/encryption.md. */
+  codec?: Omit<CodecRouteOptions, 'authenticate'>;
 }
 
 export type Api = FastifyInstance<
@@ -144,5 +147,6 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   const turns = (ack: AckMode): void => metrics.recordTurn(ack);
   registerSessionRoutes(app, { service: deps.service, config, recordTurn: turns });
   registerOpsRoutes(app, { ...deps, metrics });
+  if (deps.codec) await codecRoutes(app, { ...deps.codec, authenticate: adminKeyOnly(keys) });
   return app;
 }

@@ -5,7 +5,7 @@ import { expiryCutoff } from '../session-rules';
 import type { SessionMetrics } from '../metrics';
 import type { Api, AppDeps } from './app';
 import { HttpError } from './errors';
-import { countExpired } from './expiry-count';
+import { countExpired } from '../postgres/expired-count';
 import { CleanupAnswer, CleanupBody, Health, Readiness, errorResponses } from './schemas';
 
 /** A dependency that does not answer within this long is "down" for readiness. */
