@@ -64,7 +64,8 @@ export default async function globalSetup(): Promise<void> {
       const cliPath = await cliPromise;
       handles.devServer = await startDevServer({
         cliPath,
-        uiPort: process.env.DS_TEST_UI === '1' ? 0 : null,
+        // The UI costs little and test/ui-browser.test.ts needs it; DS_TEST_UI=0 runs headless.
+        uiPort: process.env.DS_TEST_UI === '0' ? null : 0,
         dbFile: path.join(tempDir, 'temporal', 'temporal.db'),
         sqliteSynchronous: 'full',
         logFile: path.join(tempDir, 'temporal.log'),
@@ -96,6 +97,7 @@ export default async function globalSetup(): Promise<void> {
       workflowBundleError: bundled.error,
       tempDir,
       temporalCliPath,
+      uiUrl: handles.devServer?.uiUrl,
       devServerPid: handles.devServer?.pid,
       postgresPid: handles.postgres?.pid,
     };

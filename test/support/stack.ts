@@ -22,6 +22,8 @@ export interface TestStack {
   workflowBundleError?: string;
   tempDir: string;
   temporalCliPath: string | null;
+  /** http://host:port of the dev server's Web UI (absent with DS_TEST_UI=0 or an external TEMPORAL_ADDRESS). */
+  uiUrl?: string;
   devServerPid?: number;
   postgresPid?: number;
 }

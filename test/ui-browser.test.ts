@@ -1,0 +1,156 @@
+// Tracing in the Temporal UI, proven in a real browser: sessions of user 42 are found with the visibility query
+// `UserId=42` in the dev server's UI (Debian's Chromium driven by playwright-core), and a session's page shows
+// its summary and current details. Also: no message text ever reaches the search attributes.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { SessionRecovery } from '../src/recovery';
+import { sessionWorkflowId } from '../workflows/messages';
+import { testStack } from './support/stack';
+import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('Temporal UI: a person traces a user’s sessions', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  const mine = [1, 2, 3].map((i) => `ui-${run}-${i}`);
+  const other = `ui-${run}-other`;
+  const secret = `secret message text ${run}`;
+  let h: TemporalHarness;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  let ui: string;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM))
+      throw new Error(
+        `no Chromium at ${CHROMIUM}: apt-get install -y --no-install-recommends chromium (CI installs it)`,
+      );
+    const uiUrl = testStack().uiUrl;
+    if (!uiUrl)
+      throw new Error('the test stack runs no Temporal UI (DS_TEST_UI=0 or an external TEMPORAL_ADDRESS)');
+    ui = uiUrl;
+    h = await startTemporalHarness('ui');
+    const recovery = new SessionRecovery(h.service);
+    for (const [i, id] of mine.entries()) {
+      await recovery.recoverSession(id, 42, 'assistant');
+      await recovery.appendTurn(
+        id,
+        `${secret} (question ${i})`,
+        `${secret} (answer ${i})`,
+        i === 2 ? 'memo' : '',
+      );
+    }
+    await recovery.recoverSession(other, 4242, 'assistant');
+    await recovery.appendTurn(other, secret, secret);
+
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1600, height: 1000 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  afterAll(async () => {
+    await context?.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await h?.close();
+  });
+
+  test('the workflow list filtered by UserId=42 shows exactly that user’s sessions', async () => {
+    const url = `${ui}/namespaces/${testStack().namespace}/workflows?query=${encodeURIComponent('UserId=42')}`;
+    // Visibility is eventually consistent: reload until the list has caught up.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      await page.goto(url, { waitUntil: 'domcontentloaded' });
+      const ok = await page
+        .waitForFunction(
+          (ids) => ids.every((id) => document.body.innerText.includes(id)),
+          mine.map(sessionWorkflowId),
+          {
+            timeout: 5_000,
+          },
+        )
+        .then(() => true)
+        .catch(() => false);
+      if (ok || Date.now() > deadline) break;
+    }
+    const text = await page.innerText('body');
+    for (const id of mine) expect(text).toContain(sessionWorkflowId(id));
+    expect(text).not.toContain(sessionWorkflowId(other));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-sessions.png'), fullPage: true });
+  });
+
+  test('a session’s page shows its summary and current details', async () => {
+    const id = mine[2];
+    const { runId } = await h.client.workflow.getHandle(sessionWorkflowId(id)).describe();
+    await page.goto(
+      `${ui}/namespaces/${testStack().namespace}/workflows/${encodeURIComponent(sessionWorkflowId(id))}/${runId}/history`,
+      { waitUntil: 'domcontentloaded' },
+    );
+    // The history names what happened in the domain's words: the update names and the activity summaries.
+    await page.waitForFunction((s) => document.body.innerText.includes(s), 'persist snapshot', {
+      timeout: 30_000,
+    });
+    const history = await page.innerText('body');
+    for (const words of [
+      'recoverSession',
+      'appendTurn',
+      'load snapshot from Postgres',
+      'persist snapshot v2',
+    ])
+      expect(history).toContain(words);
+    expect(history).toContain(`Session ${id}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-session-history.png') });
+
+    // User Metadata: the static summary and the current details the actor keeps up to date.
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    // The UI renders the details' markdown in a sandboxed iframe: read every frame.
+    let metadata = '';
+    const deadline = Date.now() + 30_000;
+    while (!metadata.includes('last activity') && Date.now() < deadline) {
+      await page.waitForTimeout(250);
+      const texts = await Promise.all(
+        page.frames().map((f) => f.evaluate(() => document.body?.innerText ?? '').catch(() => '')),
+      );
+      metadata = texts.join('\n');
+    }
+    expect(metadata).toContain(`Session ${id}`);
+    expect(metadata).toMatch(/user\s*42/);
+    expect(metadata).toMatch(/agent\s*memo/);
+    expect(metadata).toMatch(/messages\s*2/);
+    expect(metadata).toMatch(/last activity\s*\d{4}-/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-session-metadata.png') });
+  });
+
+  test('search attributes hold ids and the agent type, never message text', async () => {
+    for (const id of [...mine, other]) {
+      const described = await h.client.workflow.getHandle(sessionWorkflowId(id)).describe();
+      const attributes = JSON.stringify(described.searchAttributes);
+      expect(attributes).not.toContain('secret');
+      expect(attributes).not.toContain('question');
+      expect(described.searchAttributes).toMatchObject({
+        SessionId: [id],
+        UserId: [id === other ? 4242 : 42],
+      });
+    }
+    const memo = await h.client.workflow.getHandle(sessionWorkflowId(mine[2])).describe();
+    expect(memo.searchAttributes.AgentType).toEqual(['memo']);
+  });
+});
