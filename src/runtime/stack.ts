@@ -5,7 +5,9 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type pg from 'pg';
+import { AesGcmCodec, encryptingDataConverter, resolveCodecKeys } from '../codec';
 import type { Config } from '../config';
+import { isLoopback } from '../http/auth';
 import type { Logger } from '../logger';
 import { migrate } from '../postgres/migrate';
 import { createPool } from '../postgres/pool';
@@ -34,8 +36,21 @@ export interface Stack {
   client: Client;
   service: TemporalSessionService;
   worker?: Worker;
+  /** The payload codec every client and worker here uses; undefined when payloads are not encrypted. */
+  codec?: StackCodec;
   /** Stops everything this call started, in reverse order; idempotent. */
   stop(): Promise<void>;
+}
+
+/** What the API's codec routes need (pass as `codec` to buildApp/startApi). */
+export interface StackCodec {
+  codec: AesGcmCodec;
+  /** Browser origins that may call /codec/* (the embedded Temporal UI's unless configured). */
+  uiOrigins: string[];
+  /** Whether the local UI may decode without a key (see docs/encryption.md). */
+  trustLoopbackUi: boolean;
+  /** The API's codec endpoint the embedded UI was started with. */
+  endpoint?: string;
 }
 
 /** Where a running embedded stack advertises its addresses, so `durable-sessions turn …` can reach it. */
@@ -66,7 +81,19 @@ export async function startStack(config: Config, options: StackOptions): Promise
   };
   try {
     fs.mkdirSync(config.dataDir, { recursive: true });
-    const [temporal, postgres] = await Promise.all([startTemporal(config, log), startPostgres(config, log)]);
+    const keys = resolveCodecKeys(
+      config.codec,
+      config.temporal.address ? undefined : { dataDir: config.dataDir, generate: true },
+    );
+    const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
+    if (keys) log.info({ source: keys.source, file: keys.file, keyId: keys.ring[0].id }, 'payload encryption on');
+    else log.warn('payload encryption off: message text is stored in Temporal in clear (see docs/encryption.md)');
+    const endpoint = codec ? codecEndpoint(config) : undefined;
+    const dataConverter = codec ? encryptingDataConverter(codec) : undefined;
+    const [temporal, postgres] = await Promise.all([
+      startTemporal(config, log, endpoint),
+      startPostgres(config, log),
+    ]);
     if (temporal.server) stops.push(() => (temporal.server as DevServer).stop());
     if (postgres.embedded) stops.push(() => (postgres.embedded as EmbeddedPg).stop());
 
@@ -77,7 +104,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
     installTemporalRuntime();
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
     const service = new TemporalSessionService({
       client,
       pool,
@@ -94,6 +121,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         pool,
+        dataConverter,
       });
       const running = worker.run();
       const w = worker;
@@ -107,7 +135,13 @@ export async function startStack(config: Config, options: StackOptions): Promise
       const file = stackFile(config);
       fs.writeFileSync(
         file,
-        JSON.stringify({ temporalAddress: temporal.address, databaseUrl: postgres.url, uiUrl: temporal.server?.uiUrl, pid: process.pid }),
+        JSON.stringify({
+          temporalAddress: temporal.address,
+          databaseUrl: postgres.url,
+          uiUrl: temporal.server?.uiUrl,
+          codecEndpoint: temporal.server ? endpoint : undefined,
+          pid: process.pid,
+        }),
       );
       stops.push(async () => fs.rmSync(file, { force: true }));
     }
@@ -121,6 +155,12 @@ export async function startStack(config: Config, options: StackOptions): Promise
       client,
       service,
       worker,
+      codec: codec && {
+        codec,
+        uiOrigins: uiOrigins(config, temporal.server?.uiUrl),
+        trustLoopbackUi: config.codec.trustLoopbackUi ?? (isLoopback(config.api.host) && !!temporal.server),
+        endpoint: temporal.server ? endpoint : undefined,
+      },
       stop: () => (stopping ??= stop()),
     };
   } catch (err) {
@@ -129,7 +169,24 @@ export async function startStack(config: Config, options: StackOptions): Promise
   }
 }
 
-async function startTemporal(config: Config, log: Logger): Promise<{ address: string; server?: DevServer }> {
+/** The API's codec routes as the embedded UI (a browser on this machine) reaches them. */
+function codecEndpoint(config: Config): string {
+  const host = isLoopback(config.api.host) || config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}/codec`;
+}
+
+/** DS_CODEC_UI_ORIGINS, else the embedded UI under both names a browser may use for it. */
+function uiOrigins(config: Config, uiUrl: string | undefined): string[] {
+  if (config.codec.uiOrigins.length > 0) return config.codec.uiOrigins;
+  if (!uiUrl) return [];
+  return [uiUrl, uiUrl.replace('//127.0.0.1:', '//localhost:')];
+}
+
+async function startTemporal(
+  config: Config,
+  log: Logger,
+  codecEndpoint: string | undefined,
+): Promise<{ address: string; server?: DevServer }> {
   if (config.temporal.address) return { address: config.temporal.address };
   const cliPath = await resolveTemporalCli({
     cliPath: config.temporal.cliPath,
@@ -149,6 +206,7 @@ async function startTemporal(config: Config, log: Logger): Promise<{ address: st
     namespace: config.temporal.namespace,
     namespaceRetentionDays: config.temporal.namespaceRetentionDays,
     logFile: path.join(config.dataDir, 'temporal.log'),
+    codecEndpoint,
   });
   log.info({ address: server.address, ui: server.uiUrl, ms: Date.now() - started }, 'temporal dev server ready');
   return { address: server.address, server };
@@ -174,6 +232,8 @@ export interface StackConnection {
   service: TemporalSessionService;
   temporalAddress: string;
   uiUrl?: string;
+  /** The codec (same keys as the stack's) and the UI settings, for an API started on this connection. */
+  codec?: StackCodec;
   close(): Promise<void>;
 }
 
@@ -182,7 +242,7 @@ export interface StackConnection {
  * stack that `durable-sessions start` advertises in .data/stack.json. Used by the CLI's client commands.
  */
 export async function connectToStack(config: Config): Promise<StackConnection> {
-  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string } = {};
+  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string; codecEndpoint?: string } = {};
   if (!config.temporal.address || !config.databaseUrl) {
     try {
       advertised = JSON.parse(fs.readFileSync(stackFile(config), 'utf8')) as typeof advertised;
@@ -194,9 +254,19 @@ export async function connectToStack(config: Config): Promise<StackConnection> {
   }
   const temporalAddress = config.temporal.address ?? (advertised.temporalAddress as string);
   const databaseUrl = config.databaseUrl ?? (advertised.databaseUrl as string);
+  // The embedded stack's key file when connecting to it; explicit keys for a configured Temporal.
+  const keys = resolveCodecKeys(
+    config.codec,
+    config.temporal.address ? undefined : { dataDir: config.dataDir, generate: false },
+  );
+  const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
   const pool = createPool(databaseUrl, 4);
   const connection = await Connection.connect({ address: temporalAddress });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: codec ? encryptingDataConverter(codec) : undefined,
+  });
   const service = new TemporalSessionService({ client, pool, taskQueue: config.temporal.taskQueue, actor: config.actor });
   return {
     client,
@@ -204,6 +274,13 @@ export async function connectToStack(config: Config): Promise<StackConnection> {
     service,
     temporalAddress,
     uiUrl: advertised.uiUrl,
+    codec: codec && {
+      codec,
+      uiOrigins: uiOrigins(config, advertised.uiUrl),
+      // Not the embedded stack's own API: the UI points at that one, so this one asks for a key.
+      trustLoopbackUi: config.codec.trustLoopbackUi ?? false,
+      endpoint: advertised.codecEndpoint,
+    },
     close: async () => {
       await connection.close();
       await pool.end();

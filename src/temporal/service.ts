@@ -92,6 +92,8 @@ export class TemporalSessionService implements CommandCapableService {
     this.openOnly = new WorkflowClient({
       connection: options.client.connection,
       namespace: options.client.options.namespace,
+      // The same codec as the client's, or encrypted query results would not decode.
+      dataConverter: options.client.options.dataConverter,
       queryRejectCondition: 'NOT_OPEN',
     });
   }

@@ -1,6 +1,7 @@
 // Builds the Temporal worker that hosts session actors and the cleanup workflow: the bundled workflows plus the
 // Postgres activities and the cleanup activities. Used by the runtime (`npm start`, `durable-sessions worker`) and by the tests.
 import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
@@ -15,6 +16,8 @@ export interface SessionWorkerOptions {
    * (a NativeConnection serves clients too), so callers that have none need not make one.
    */
   client?: Client;
+  /** The payload codec (encryption, see src/codec); the default client gets it too. */
+  dataConverter?: DataConverter;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
   workflowBundlePath?: string;
   /** Extra worker tuning (cache size, concurrency) for benchmarks and operators. */
@@ -32,11 +35,17 @@ export function workflowsPath(): string {
 
 export async function createSessionWorker(options: SessionWorkerOptions): Promise<Worker> {
   const client =
-    options.client ?? new Client({ connection: options.connection, namespace: options.namespace });
+    options.client ??
+    new Client({
+      connection: options.connection,
+      namespace: options.namespace,
+      dataConverter: options.dataConverter,
+    });
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    dataConverter: options.dataConverter,
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),

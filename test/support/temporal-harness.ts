@@ -1,6 +1,7 @@
 // A TemporalSessionService on the shared test stack: its own database, task queue, worker and client.
 // Used by the Temporal contract suite and the actor tests; close() stops everything it started.
 import { Client, Connection } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import type { ActorConfig } from '../../src/config';
@@ -23,14 +24,27 @@ export interface TemporalHarness extends ContractHarness {
   startWorker(): Promise<void>;
 }
 
-export async function startTemporalHarness(prefix: string, actor: Partial<ActorConfig> = {}): Promise<TemporalHarness> {
+export interface HarnessOptions {
+  /** Payload codec of the client and the worker (none by default). */
+  codec?: PayloadCodec;
+  /** Another Temporal frontend than the shared dev server (same namespace). */
+  temporalAddress?: string;
+}
+
+export async function startTemporalHarness(
+  prefix: string,
+  actor: Partial<ActorConfig> = {},
+  options: HarnessOptions = {},
+): Promise<TemporalHarness> {
   installTemporalRuntime();
   const stack = testStack();
+  const address = options.temporalAddress ?? stack.temporalAddress;
+  const dataConverter = options.codec ? { payloadCodecs: [options.codec] } : undefined;
   const db = await createTestDatabase(prefix);
   const taskQueue = uniqueTaskQueue(prefix);
-  const connection = await Connection.connect({ address: stack.temporalAddress });
-  const client = new Client({ connection, namespace: stack.namespace });
-  const nativeConnection = await NativeConnection.connect({ address: stack.temporalAddress });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: stack.namespace, dataConverter });
+  const nativeConnection = await NativeConnection.connect({ address });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
 
@@ -41,6 +55,7 @@ export async function startTemporalHarness(prefix: string, actor: Partial<ActorC
       taskQueue,
       pool: db.pool,
       workflowBundlePath: stack.workflowBundlePath ?? undefined,
+      dataConverter,
     });
     running = worker.run();
   };
