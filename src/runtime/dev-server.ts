@@ -16,7 +16,7 @@ export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword' | 'Int'>> = {
 };
 
 /** Dynamic config the product relies on (updates, update-with-start, eager start). */
-export const DYNAMIC_CONFIG: Readonly<Record<string, boolean>> = {
+export const DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   'frontend.enableUpdateWorkflowExecution': true,
   'frontend.enableExecuteMultiOperation': true,
   'system.enableEagerWorkflowStart': true,
@@ -25,6 +25,10 @@ export const DYNAMIC_CONFIG: Readonly<Record<string, boolean>> = {
   // close tasks matter, and eraseWorkflowHistories lists again until the run is gone, so delete at once.
   'history.transferProcessorEnsureCloseBeforeDelete': false,
   'history.visibilityProcessorEnsureCloseBeforeDelete': false,
+  // Updates admitted at once per workflow (server default 10). Past it the server answers ResourceExhausted and
+  // clients back off: 50 concurrent writers on one session took 4.0 s instead of 0.24 s. A session's writes are
+  // applied one at a time either way; this only lets them queue inside Temporal instead of in client retries.
+  'history.maxInFlightUpdates': 200,
 };
 
 export interface DevServerOptions {
