@@ -1,13 +1,5 @@
 // The HTTP API over a real TemporalSessionService (shared test stack): keys for two users, a service and an admin.
 // Used by test/http-*.test.ts; close() stops the app and the Temporal harness.
-// light-my-request (app.inject) requires `cookie`, which is ESM-only since v2 and Jest's CommonJS loader cannot
-// load it. The tests send no cookies; this stand-in keeps inject working until jest.config maps it.
-jest.mock('cookie', () => ({
-  stringifySetCookie: () => {
-    throw new Error('cookies are not supported in the HTTP tests');
-  },
-}));
-
 import type { ApiConfig } from '../../src/config';
 import { type Api, buildApp } from '../../src/http/app';
 import { silentLogger } from '../../src/logger';
