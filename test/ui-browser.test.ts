@@ -10,6 +10,9 @@ import { sessionWorkflowId } from '../workflows/messages';
 import { testStack } from './support/stack';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
 
+/** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
+declare const document: { body: { innerText: string } | null };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
 const CHROMIUM_ARGS = [
@@ -81,7 +84,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
       await page.goto(url, { waitUntil: 'domcontentloaded' });
       const ok = await page
         .waitForFunction(
-          (ids) => ids.every((id) => document.body.innerText.includes(id)),
+          (ids) => ids.every((id) => (document.body?.innerText ?? '').includes(id)),
           mine.map(sessionWorkflowId),
           {
             timeout: 5_000,
@@ -105,7 +108,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
       { waitUntil: 'domcontentloaded' },
     );
     // The history names what happened in the domain's words: the update names and the activity summaries.
-    await page.waitForFunction((s) => document.body.innerText.includes(s), 'persist snapshot', {
+    await page.waitForFunction((s) => (document.body?.innerText ?? '').includes(s), 'persist snapshot', {
       timeout: 30_000,
     });
     const history = await page.innerText('body');
