@@ -17,10 +17,20 @@ export interface SessionActivities {
   expireSnapshot(sessionId: string, cutoff: number): Promise<boolean>;
 }
 
-export function createSessionActivities(pool: Pool): SessionActivities {
+/** Where snapshot writes are counted; `SessionMetrics` (src/metrics.ts) fits. */
+export interface SnapshotObserver {
+  recordSnapshotWrite(lagSeconds: number): void;
+}
+
+export function createSessionActivities(pool: Pool, observer?: SnapshotObserver): SessionActivities {
   return {
     loadSnapshot: (sessionId) => loadSnapshot(pool, sessionId),
-    persistSnapshot: (snapshot) => upsertSnapshot(pool, snapshot),
+    persistSnapshot: async (snapshot) => {
+      const wrote = await upsertSnapshot(pool, snapshot);
+      // Lag: from the command that produced this version to the row being written.
+      if (wrote) observer?.recordSnapshotWrite(Date.now() / 1000 - snapshot.context.updatedAt);
+      return wrote;
+    },
     deleteSnapshot: (sessionId) => deleteSessionRow(pool, sessionId),
     expireSnapshot: (sessionId, cutoff) => deleteIfExpired(pool, sessionId, cutoff),
   };
@@ -32,6 +42,7 @@ export type { CleanupActivities, ExpireBatchInput, ExpireBatchOutput } from './c
 export function createActivities(deps: {
   pool: Pool;
   client: Client;
+  observer?: SnapshotObserver;
 }): SessionActivities & CleanupActivities {
-  return { ...createSessionActivities(deps.pool), ...createCleanupActivities(deps) };
+  return { ...createSessionActivities(deps.pool, deps.observer), ...createCleanupActivities(deps) };
 }

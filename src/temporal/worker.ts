@@ -4,7 +4,7 @@ import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createActivities } from '../../activities';
+import { type SnapshotObserver, createActivities } from '../../activities';
 
 export interface SessionWorkerOptions {
   connection: NativeConnection;
@@ -18,6 +18,8 @@ export interface SessionWorkerOptions {
   client?: Client;
   /** The payload codec (encryption, see src/codec); the default client gets it too. */
   dataConverter?: DataConverter;
+  /** Counts snapshot writes and their lag (the API's /metrics). */
+  metrics?: SnapshotObserver;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
   workflowBundlePath?: string;
   /** Extra worker tuning (cache size, concurrency) for benchmarks and operators. */
@@ -49,7 +51,7 @@ export async function createSessionWorker(options: SessionWorkerOptions): Promis
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ pool: options.pool, client }),
+    activities: createActivities({ pool: options.pool, client, observer: options.metrics }),
     ...options.tuning,
   });
 }
