@@ -19,9 +19,10 @@ import { runMemory } from './workloads/memory';
 import { runSqlite } from './workloads/sqlite';
 import { runStore } from './workloads/store';
 import { runThroughput } from './workloads/throughput';
+import { runVariants } from './workloads/variants';
 import { workerLog } from './workers';
 
-const WORKLOADS = ['latency', 'throughput', 'history', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite'] as const;
+const WORKLOADS = ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const DEFAULTS: Sizes = {
@@ -32,34 +33,34 @@ const DEFAULTS: Sizes = {
   clients: 32,
   durationMs: 8_000,
   contentionWriters: 50,
-  contentionWritesEach: 6,
+  contentionWritesEach: 4,
   storeTurns: 300,
   coldSessions: 60,
   rows: 200_000,
   listQueries: 300,
   cleanupRows: 20_000,
   memorySessions: 2_000,
-  sqliteTurns: 150,
-  sqliteDurationMs: 5_000,
+  sqliteTurns: 100,
+  sqliteDurationMs: 3_000,
 };
 
 const QUICK: Sizes = {
   rounds: 2,
-  turns: 40,
-  rywTurns: 20,
-  sessions: 50,
+  turns: 20,
+  rywTurns: 10,
+  sessions: 40,
   clients: 32,
-  durationMs: 1_500,
+  durationMs: 1_000,
   contentionWriters: 50,
-  contentionWritesEach: 2,
-  storeTurns: 50,
-  coldSessions: 10,
-  rows: 10_000,
-  listQueries: 50,
-  cleanupRows: 1_000,
-  memorySessions: 200,
-  sqliteTurns: 20,
-  sqliteDurationMs: 1_000,
+  contentionWritesEach: 1,
+  storeTurns: 30,
+  coldSessions: 6,
+  rows: 5_000,
+  listQueries: 30,
+  cleanupRows: 500,
+  memorySessions: 100,
+  sqliteTurns: 10,
+  sqliteDurationMs: 600,
 };
 
 const int = (v: string) => {
@@ -79,6 +80,7 @@ async function main(): Promise<void> {
     .option('--memory-sessions <n>', 'cached actors for the worker-memory workload', int)
     .option('--rounds <n>', 'rounds per workload (figures are medians of rounds)', int)
     .option('--duration <ms>', 'duration of each sustained-throughput series', int)
+    .option('--variants', 'also measure the prototype persist strategies of the actor (bench/workflows/session-actor-variant.ts)')
     .option('--only <list>', `comma-separated subset of: ${WORKLOADS.join(',')}`)
     .option('--cleanup-timeout <s>', 'stop the product cleanup after this many seconds', int, 120)
     .option('--no-progress', 'no progress bars')
@@ -86,7 +88,7 @@ async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{
     quick?: boolean; sessions?: number; turns?: number; rows?: number; cleanupRows?: number; memorySessions?: number;
-    rounds?: number; duration?: number; only?: string; cleanupTimeout: number; progress: boolean; out?: string;
+    rounds?: number; duration?: number; only?: string; variants?: boolean; cleanupTimeout: number; progress: boolean; out?: string;
   }>();
   const sizes: Sizes = { ...(o.quick ? QUICK : DEFAULTS) };
   if (o.sessions) sizes.sessions = o.sessions;
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
   if (o.rounds) sizes.rounds = o.rounds;
   if (o.duration) sizes.durationMs = o.duration;
   const only = new Set<Workload>(
-    o.only ? (o.only.split(',').map((s) => s.trim()) as Workload[]) : [...WORKLOADS],
+    o.only ? (o.only.split(',').map((s) => s.trim()) as Workload[]) : WORKLOADS.filter((w) => w !== 'variants' || o.variants),
   );
   for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
 
@@ -161,6 +163,7 @@ async function main(): Promise<void> {
       const { latency, throughput } = results;
       results.history = await step('history', () => runHistory(ctx, latency.sessions, throughput.sample));
     }
+    results.variants = await step('variants', () => runVariants(ctx));
     results.contention = await step('contention', () => runContention(ctx));
     results.store = await step('store', () => runStore(ctx));
     results.cold = await step('cold', () => runCold(ctx));

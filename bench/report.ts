@@ -88,6 +88,14 @@ export function markdownTable(r: Results): string {
     add(`SQLite: ${s.label}`, `Update p50 ${f(s.floorUpdateP50)} → applied ${f(s.appliedP50)} ms · Signal p50 ${f(s.floorSignalP50)} → durable ${f(s.durableP50)} ms`,
       `updates/s ${f(s.floorUpdatesPerSec, num)} → ${f(s.appliedPerSec, num)} · signals/s ${f(s.floorSignalsPerSec, num)} → ${f(s.durablePerSec, num)}`, '', '');
   }
+  for (const v of r.variants ?? []) {
+    const l = v.latency;
+    const t = v.throughput;
+    add(`${v.label}: 1 client`, `applied p50 ${f(l.series.applied.p50)} · p99 ${f(l.series.applied.p99)} ms; durable p50 ${f(l.series.durable.p50)} ms; read-your-writes ${num(100 * l.readYourWrites.fraction, 1)} %`,
+      `p50 ${f(l.ratios.appliedP50, x)} · p99 ${f(l.ratios.appliedP99, x)} the Update floor; durable p50 ${f(l.ratios.durableP50, x)} the Signal floor`, 'as the product', '');
+    add(`${v.label}: sustained`, `applied ${f(t.opsPerSec.applied, num)} · durable ${f(t.opsPerSec.durable, num)} turns/s; writes/turn ${f(t.snapshotWritesPerTurn.applied, (n) => num(n, 3))} · ${f(t.snapshotWritesPerTurn.durable, (n) => num(n, 3))}; lag p99 ${f(t.snapshotLag.applied.p99)} · ${f(t.snapshotLag.durable.p99)} ms`,
+      `${f(t.ratios.applied, x)} · ${f(t.ratios.durable, x)} the floors; events/turn ${num(v.history.appliedSequential.eventsPerTurn, 2)} · ${num(v.history.durableSequential.eventsPerTurn, 2)} (1 client), ${num(v.history.appliedSaturated.eventsPerTurn, 2)} · ${num(v.history.durableSaturated.eventsPerTurn, 2)} (saturated)`, '', '');
+  }
   for (const [name, message] of Object.entries(r.failures)) add(`${name}`, `failed: ${message.split('\n')[0].slice(0, 120)}`, '', '', '❌');
   const header = ['workload', 'figures (median of rounds, min–max)', 'against its floor / baseline', 'goal', ''];
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;

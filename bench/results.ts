@@ -10,6 +10,7 @@ import type { MemoryResult } from './workloads/memory';
 import type { SqliteRow } from './workloads/sqlite';
 import type { StoreResult } from './workloads/store';
 import type { ThroughputResult } from './workloads/throughput';
+import type { VariantResult } from './workloads/variants';
 import type { Sizes } from './context';
 
 export interface Results {
@@ -30,6 +31,8 @@ export interface Results {
   cleanup?: CleanupResult;
   memory?: MemoryResult;
   sqlite?: SqliteRow[];
+  /** Prototype persist strategies (only with --variants). */
+  variants?: VariantResult[];
   /** Workloads that threw, with the message (the rest still ran). */
   failures: Record<string, string>;
 }

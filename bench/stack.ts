@@ -101,6 +101,7 @@ export interface Target {
   databaseUrl: string;
   actorTaskQueue: string;
   floorTaskQueue: string;
+  variantTaskQueue: string;
   service: TemporalSessionService;
   /** A service on the same task queue whose actors idle out after `idleTimeoutMs` (cold rehydrate). */
   serviceWith(actor: Partial<ActorConfig>): TemporalSessionService;
@@ -131,6 +132,7 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
     const client = new Client({ connection, namespace: NAMESPACE });
     const actorTaskQueue = `bench-actor-${n}`;
     const floorTaskQueue = `bench-floor-${n}`;
+    const variantTaskQueue = `bench-variant-${n}`;
     const worker = await startWorkerProcess({
       temporalAddress: server.address,
       namespace: NAMESPACE,
@@ -139,6 +141,7 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
       actorTaskQueue,
       floorBundle: base.floorBundle,
       floorTaskQueue,
+      variantTaskQueue,
       maxCachedWorkflows,
     });
     stops.push(() => worker.stop());
@@ -152,6 +155,7 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
       databaseUrl,
       actorTaskQueue,
       floorTaskQueue,
+      variantTaskQueue,
       service: serviceWith({}),
       serviceWith,
       worker,

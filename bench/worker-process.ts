@@ -1,6 +1,8 @@
-// The benchmark's worker process: the session actor worker and the no-op floor worker, away from the client load.
+// The benchmark's worker process: the session actor worker, the no-op floor worker and the prototype variant's
+// worker, away from the client load.
 // Forked by bench/workers.ts; it answers memory readings and stops on request over the IPC channel.
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { createSessionActivities } from '../activities';
 import { createPool } from '../src/postgres/pool';
 import { installTemporalRuntime } from '../src/runtime/stack';
 import { createSessionWorker } from '../src/temporal/worker';
@@ -15,6 +17,8 @@ export interface WorkerProcessConfig {
   /** The no-op floor workflow (`bench/workflows/index.ts`); omitted for actor-only workers. */
   floorBundle?: string;
   floorTaskQueue?: string;
+  /** The prototype actor variant (same bundle as the floor) with the session activities. */
+  variantTaskQueue?: string;
   maxCachedWorkflows?: number;
 }
 
@@ -51,6 +55,18 @@ async function main(): Promise<void> {
         namespace: config.namespace,
         taskQueue: config.floorTaskQueue,
         workflowBundle: { codePath: config.floorBundle },
+        ...tuning,
+      }),
+    );
+  }
+  if (config.floorBundle && config.variantTaskQueue) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.variantTaskQueue,
+        workflowBundle: { codePath: config.floorBundle },
+        activities: createSessionActivities(pool),
         ...tuning,
       }),
     );

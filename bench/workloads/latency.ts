@@ -1,6 +1,6 @@
 // Warm single-client latency: the no-op Update and Signal floors beside appendTurn acknowledged when applied
 // (Update) and when durable (Signal), in rounds; plus read-your-writes after durable appends.
-import { SessionRecovery } from '../../src/recovery';
+import { ActorDriver, productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
 import { Figure, figures, latency, Latency, ratio, timeEach } from '../stats';
 
@@ -16,48 +16,51 @@ export interface LatencyResult {
   sessions: { applied: string; durable: string; floor: string };
 }
 
-export async function runLatency(ctx: BenchContext, opts: { turns?: number; rounds?: number; ryw?: boolean } = {}): Promise<LatencyResult> {
+export async function runLatency(
+  ctx: BenchContext,
+  opts: { turns?: number; rounds?: number; ryw?: boolean; driver?: ActorDriver; tag?: string } = {},
+): Promise<LatencyResult> {
   const { target, floor, progress } = ctx;
   const turns = opts.turns ?? ctx.sizes.turns;
   const rounds = opts.rounds ?? ctx.sizes.rounds;
-  const recovery = new SessionRecovery(target.service);
-  const appliedId = `${ctx.runId}-lat-applied`;
-  const durableId = `${ctx.runId}-lat-durable`;
-  const floorId = `${ctx.runId}-lat-floor`;
-  const floorSigId = `${ctx.runId}-lat-floor-sig`;
+  const actor = opts.driver ?? productDriver(target.service);
+  const tag = opts.tag ?? 'lat';
+  const appliedId = `${ctx.runId}-${tag}-applied`;
+  const durableId = `${ctx.runId}-${tag}-durable`;
+  const floorId = `${ctx.runId}-${tag}-floor`;
+  const floorSigId = `${ctx.runId}-${tag}-floor-sig`;
 
   // Warm up: actors exist and are cached, the floor workflows run, connections are open.
-  await recovery.recoverSession(appliedId, 1, 'assistant');
-  await recovery.recoverSession(durableId, 1, 'assistant');
+  await actor.recover(appliedId, 1);
+  await actor.recover(durableId, 1);
   await floor.start(floorId);
   await floor.start(floorSigId);
   for (let i = 0; i < 10; i++) {
-    await recovery.appendTurn(appliedId, 'warm', 'up');
-    await target.service.submitTurn(durableId, 'warm', 'up');
+    await actor.appendApplied(appliedId, 'warm', 'up');
+    await actor.appendDurable(durableId, 'warm', 'up');
     await floor.update(floorId);
     await floor.signal(floorSigId);
   }
 
   const ops: Record<Series, (i: number) => Promise<unknown>> = {
     floorUpdate: () => floor.update(floorId),
-    applied: (i) => recovery.appendTurn(appliedId, `question ${i}`, `answer ${i}`),
+    applied: (i) => actor.appendApplied(appliedId, `question ${i}`, `answer ${i}`),
     floorSignal: () => floor.signal(floorSigId),
-    durable: (i) => target.service.submitTurn(durableId, `question ${i}`, `answer ${i}`),
+    durable: (i) => actor.appendDurable(durableId, `question ${i}`, `answer ${i}`),
     floorSignalPlain: () => floor.signalPlain(floorSigId),
   };
   const perRound: Record<Series, Latency[]> = { floorUpdate: [], applied: [], floorSignal: [], durable: [], floorSignalPlain: [] };
   let seen = 0;
   let total = 0;
   const rywTurns = opts.ryw === false ? 0 : ctx.sizes.rywTurns;
-  progress.step(`latency (${rounds} rounds × ${SERIES.length} × ${turns})`, rounds * (SERIES.length * turns + rywTurns));
+  progress.step(`${actor.label} latency (${rounds} rounds × ${SERIES.length} × ${turns})`, rounds * (SERIES.length * turns + rywTurns));
   for (let r = 0; r < rounds; r++) {
     for (const s of SERIES) perRound[s].push(latency(await timeEach(turns, ops[s], () => progress.tick())));
     for (let i = 0; i < rywTurns; i++) {
       const text = `ryw ${r}/${i} ${Math.random()}`;
-      await target.service.submitTurn(durableId, text, 'ok');
-      const recent = await target.service.getRecentMessages(durableId, 2);
+      await actor.appendDurable(durableId, text, 'ok');
       total++;
-      if (recent?.[0]?.content === text) seen++;
+      if ((await actor.lastUserMessage(durableId)) === text) seen++;
       progress.tick();
     }
   }

@@ -1,6 +1,7 @@
 // Sustained throughput: N sessions, C concurrent clients, each acknowledgement mode beside the same floor at the
 // same concurrency; during the actor series it counts Postgres snapshot writes per turn and samples snapshot lag.
 import { sessionWorkflowId } from '../../workflows/messages';
+import { ActorDriver, productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
 import { LagTracker, snapshotRowWrites } from '../pg-stats';
 import { Figure, figure, forEachLimit, latency, percentile, ratio, sustain } from '../stats';
@@ -28,7 +29,7 @@ export interface ThroughputResult {
 
 export async function runThroughput(
   ctx: BenchContext,
-  opts: { durationMs?: number; rounds?: number; snapshots?: boolean } = {},
+  opts: { durationMs?: number; rounds?: number; snapshots?: boolean; driver?: ActorDriver; tag?: string } = {},
 ): Promise<ThroughputResult> {
   const { target, floor, progress, sizes } = ctx;
   const durationMs = opts.durationMs ?? sizes.durationMs;
@@ -36,7 +37,9 @@ export async function runThroughput(
   const measureSnapshots = opts.snapshots !== false;
   const n = sizes.sessions;
   const clients = sizes.clients;
-  const ids = (kind: string) => Array.from({ length: n }, (_, i) => `${ctx.runId}-tp-${kind}-${i}`);
+  const actor = opts.driver ?? productDriver(target.service);
+  const tag = opts.tag ?? 'tp';
+  const ids = (kind: string) => Array.from({ length: n }, (_, i) => `${ctx.runId}-${tag}-${kind}-${i}`);
   const appliedIds = ids('applied');
   const durableIds = ids('durable');
   const floorIds = ids('floor');
@@ -44,8 +47,7 @@ export async function runThroughput(
 
   progress.step(`throughput: creating ${3 * n} sessions/workflows`, 3 * n);
   await forEachLimit([...appliedIds, ...durableIds], clients, async (id) => {
-    const r = await target.service.execute(id, { type: 'recover', userId: 7, agentType: 'assistant' });
-    version.set(id, r.version);
+    version.set(id, await actor.recover(id, 7));
     progress.tick();
   });
   await forEachLimit(floorIds, clients, async (id) => {
@@ -71,10 +73,10 @@ export async function runThroughput(
 
   for (let r = 0; r < rounds; r++) {
     for (const s of SERIES) {
-      progress.step(`throughput round ${r + 1}/${rounds}: ${s} (${clients} clients)`, durationMs / 100);
+      progress.step(`${tag} round ${r + 1}/${rounds}: ${s} (${clients} clients)`, durationMs / 100);
       const timer = setInterval(() => progress.tick(), 100);
-      const actor = s === 'applied' || s === 'durable';
-      const tracker = actor && measureSnapshots ? new LagTracker(target.pool) : undefined;
+      const isActor = s === 'applied' || s === 'durable';
+      const tracker = isActor && measureSnapshots ? new LagTracker(target.pool) : undefined;
       const before = tracker ? await snapshotRowWrites(target.pool) : 0;
       tracker?.start();
       const op = async (c: number, i: number): Promise<void> => {
@@ -82,11 +84,10 @@ export async function runThroughput(
         else if (s === 'floorSignal') await floor.signal(owned(floorIds, c, i));
         else if (s === 'applied') {
           const id = owned(appliedIds, c, i);
-          const ack = await target.service.execute(id, { type: 'appendTurn', user: `q${i}`, assistant: `a${i}` });
-          tracker?.acked(id, ack.version);
+          tracker?.acked(id, await actor.appendApplied(id, `q${i}`, `a${i}`));
         } else {
           const id = owned(durableIds, c, i);
-          await target.service.submitTurn(id, `q${i}`, `a${i}`);
+          await actor.appendDurable(id, `q${i}`, `a${i}`);
           const v = (version.get(id) ?? 0) + 1;
           version.set(id, v);
           tracker?.acked(id, v);

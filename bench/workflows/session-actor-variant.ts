@@ -1,0 +1,315 @@
+// The session actor: one long-lived workflow per session, the single writer of its state.
+// Handlers hand commands to ActorState (the rules module applies them); the loop persists, continues-as-new, idles out.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  currentUpdateInfo,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { SessionActivities } from '../../activities';
+import { SessionError } from '../../src/errors';
+import {
+  SessionCommand,
+  recentMessages,
+  validateCommand,
+  validateSessionId,
+  validateTurnId,
+} from '../../src/session-rules';
+import { toWireContext } from '../../src/types';
+import { ActorState } from '../../workflows/actor-state';
+import {
+  ACTOR_BUSY,
+  ACTOR_CLOSING,
+  CommandAck,
+  SessionActorInput,
+  SessionActorResult,
+  appendMessageUpdate,
+  appendTurnUpdate,
+  clearMessagesUpdate,
+  contextQuery,
+  deleteSessionUpdate,
+  expireSessionUpdate,
+  recentMessagesQuery,
+  recoverSessionUpdate,
+  saveContextUpdate,
+  statusQuery,
+  turnSignal,
+  turnStatusQuery,
+  updateMetadataUpdate,
+} from '../../workflows/messages';
+import { toFailure, wireCommands } from '../../workflows/wire-commands';
+
+// A local activity: one marker event and no task dispatch, right for a ~1 ms upsert. Postgres outages are
+// retried for as long as it takes; acknowledged commands stay durable in Temporal meanwhile.
+const db = proxyLocalActivities<SessionActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+const remote = proxyActivities<SessionActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+});
+
+export interface VariantInput extends SessionActorInput {
+  /** Snapshot writes through a local activity (the product) or a regular activity. */
+  persist_with?: 'local' | 'activity';
+  /** Wait this long (a durable timer) after the state becomes dirty before writing, so turns share a write. */
+  persist_delay_ms?: number;
+  /** With a delay: write as soon as this many versions are unwritten (default: only when the delay ends). */
+  persist_every?: number;
+}
+
+const DEFAULTS = { idleTimeoutMs: 10 * 60 * 1000, continueAsNewAfter: 500, rememberTurnIds: 256 };
+
+const closingFailure = (): ApplicationFailure =>
+  ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
+
+export async function sessionActorVariant(input: VariantInput): Promise<SessionActorResult> {
+  const persistWith = input.persist_with === 'activity' ? remote : db;
+  const persistDelayMs = input.persist_delay_ms ?? 0;
+  const sessionId = input.session_id;
+  validateSessionId(sessionId);
+  const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
+  const continueAsNewAfter = input.continue_as_new_after ?? DEFAULTS.continueAsNewAfter;
+  const state = new ActorState(
+    sessionId,
+    input.remember_turn_ids ?? DEFAULTS.rememberTurnIds,
+    Date.now(),
+    input.carried,
+  );
+
+  let hydrated = false;
+  let exclusive = false; // held by delete/expire while their activity runs
+  let closing = false;
+  let endReason: SessionActorResult['reason'] = 'idle';
+  let pendingTurns = 0; // durable turns received but not yet applied
+  let indexed = { userId: NaN, agentType: '\u0000' };
+
+  /** Search attributes (no message text) and the UI's current details follow the state. */
+  const describe = (): void => {
+    const c = state.snapshot?.context;
+    if (c && (c.userId !== indexed.userId || c.agentType !== indexed.agentType)) {
+      upsertSearchAttributes({
+        SessionId: [sessionId],
+        UserId: [c.userId],
+        AgentType: [c.agentType || 'none'],
+      });
+      indexed = { userId: c.userId, agentType: c.agentType };
+    }
+    setCurrentDetails(state.details());
+  };
+
+  const apply = (command: SessionCommand) => {
+    const result = state.apply(command, Date.now());
+    if (result.changed) describe();
+    return result.snapshot;
+  };
+
+  /** Waits until the state is loaded and no exclusive command runs; refuses work once the actor is closing. */
+  const ready = async (): Promise<void> => {
+    await condition(() => hydrated && !exclusive);
+    if (closing) throw closingFailure();
+  };
+
+  /** One update per command: validated before history, deduped by update id (the turn id), applied, answered. */
+  const register = <A>(
+    def: UpdateDefinition<CommandAck, [A]>,
+    toCommand: (args: A) => SessionCommand,
+  ): void =>
+    setHandler(
+      def,
+      async (args: A): Promise<CommandAck> => {
+        await ready();
+        const turnId = currentUpdateInfo()?.id;
+        const seen = turnId ? state.turnOutcome(turnId) : undefined;
+        if (seen?.status === 'applied' && state.snapshot)
+          return { version: seen.version, context: toWireContext(state.snapshot.context) };
+        try {
+          const next = apply(toCommand(args));
+          if (turnId) state.rememberTurn(turnId, { status: 'applied', version: next.version });
+          return { version: next.version, context: toWireContext(next.context) };
+        } catch (err) {
+          throw toFailure(err);
+        }
+      },
+      {
+        validator: (args: A): void => {
+          if (closing) throw closingFailure();
+          const turnId = currentUpdateInfo()?.id;
+          try {
+            if (turnId) validateTurnId(turnId);
+            validateCommand(toCommand(args));
+          } catch (err) {
+            throw toFailure(err);
+          }
+        },
+      },
+    );
+
+  register(saveContextUpdate, (a) => wireCommands.save(sessionId, a));
+  register(recoverSessionUpdate, wireCommands.recover);
+  register(appendMessageUpdate, wireCommands.appendMessage);
+  register(appendTurnUpdate, wireCommands.appendTurn);
+  register(clearMessagesUpdate, wireCommands.clearMessages);
+  register(updateMetadataUpdate, wireCommands.updateMetadata);
+
+  // Durable turns: acknowledged by Temporal on receipt, so nothing may throw here; a turn that breaks the
+  // rules is recorded as rejected (visible through turnStatus), never applied.
+  setHandler(turnSignal, async (args) => {
+    const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
+    if (turnId && state.turnOutcome(turnId)) return;
+    pendingTurns++;
+    try {
+      await condition(() => hydrated && !exclusive);
+      if (turnId && state.turnOutcome(turnId)) return;
+      validateTurnId(turnId);
+      const command = wireCommands.appendTurn(args);
+      validateCommand(command);
+      if (!state.snapshot && args.user_id !== undefined) {
+        const create = wireCommands.recover({ user_id: args.user_id, agent_type: args.agent_type });
+        validateCommand(create);
+        apply(create);
+      }
+      state.rememberTurn(turnId, { status: 'applied', version: apply(command).version });
+    } catch (err) {
+      const e = err instanceof SessionError ? err : new SessionError('internal', String(err));
+      if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
+    } finally {
+      pendingTurns--;
+    }
+  });
+
+  // Delete and expire hold the actor exclusively while Postgres is changed, so no command interleaves.
+  const endWith = async (
+    reason: SessionActorResult['reason'],
+    act: () => Promise<boolean>,
+  ): Promise<boolean> => {
+    await ready();
+    exclusive = true;
+    try {
+      const done = await act();
+      if (done) {
+        state.clear();
+        closing = true;
+        endReason = reason;
+      }
+      return done;
+    } finally {
+      exclusive = false;
+    }
+  };
+  setHandler(deleteSessionUpdate, async () => {
+    await endWith('deleted', async () => {
+      await db.deleteSnapshot.executeWithOptions({ summary: 'delete session row' }, [sessionId]);
+      return true;
+    });
+    return { deleted: true };
+  });
+  setHandler(expireSessionUpdate, async ({ cutoff }) => {
+    const expired = await endWith('expired', async () => {
+      // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
+      if (!state.snapshot || state.snapshot.context.updatedAt >= cutoff) return false;
+      await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
+      return true;
+    });
+    return { expired };
+  });
+
+  // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or
+  // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
+  // the client asks again.
+  const loaded = () => {
+    if (!hydrated || pendingTurns > 0) throw new Error(ACTOR_BUSY);
+    return state.snapshot;
+  };
+  setHandler(contextQuery, () => {
+    const s = loaded();
+    return s ? toWireContext(s.context) : null;
+  });
+  setHandler(recentMessagesQuery, (n) => {
+    const s = loaded();
+    return s ? recentMessages(s.context.messages, n) : null;
+  });
+  setHandler(turnStatusQuery, (turnId) => {
+    loaded();
+    return state.turnOutcome(turnId) ?? { status: 'unknown' };
+  });
+  setHandler(statusQuery, () => ({
+    exists: state.snapshot !== null,
+    version: state.snapshot?.version ?? 0,
+    persisted_version: state.persistedVersion,
+    commands_this_run: state.commandsThisRun,
+    closing,
+  }));
+
+  if (!input.carried) {
+    state.hydrate(
+      await db.loadSnapshot.executeWithOptions({ summary: 'load snapshot from Postgres' }, [sessionId]),
+    );
+  }
+  hydrated = true;
+  describe();
+
+  // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on.
+  let idle = false;
+  const watchIdle = async (): Promise<void> => {
+    for (;;) {
+      const remaining = state.lastActivityMs + idleTimeoutMs - Date.now();
+      if (remaining <= 0) {
+        idle = true;
+        return;
+      }
+      await sleep(remaining);
+    }
+  };
+  void watchIdle();
+
+  const dirty = (): boolean => state.dirty && !exclusive;
+  const wantsNewRun = (): boolean =>
+    state.commandsThisRun >= continueAsNewAfter || workflowInfo().continueAsNewSuggested;
+
+  for (;;) {
+    await condition(() => dirty() || closing || wantsNewRun() || (idle && allHandlersFinished()));
+    if (persistDelayMs > 0 && dirty() && !closing && !wantsNewRun()) {
+      // The variant's change: let turns accumulate for a while (one durable timer), so one write carries several.
+      const every = input.persist_every ?? Infinity;
+      const behind = (): number => (state.snapshot?.version ?? 0) - state.persistedVersion;
+      await condition(() => closing || wantsNewRun() || (idle && allHandlersFinished()) || behind() >= every, persistDelayMs);
+    }
+    const current = state.snapshot;
+    if (current && dirty()) {
+      // Changes that arrive while this write is in flight are coalesced into the next one.
+      await persistWith.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [
+        current,
+      ]);
+      state.markPersisted(current.version);
+      continue;
+    }
+    if (closing) {
+      await condition(allHandlersFinished);
+      return { reason: endReason, version: 0 };
+    }
+    if (wantsNewRun()) {
+      await condition(() => allHandlersFinished() && !dirty());
+      if (dirty()) continue;
+      return continueAsNew<typeof sessionActorVariant>({ ...input, carried: state.carry() });
+    }
+    // Idle: complete, unless a command slipped in while the watcher's last timer ran.
+    idle = false;
+    if (Date.now() - state.lastActivityMs >= idleTimeoutMs) {
+      closing = true;
+      return { reason: 'idle', version: state.snapshot?.version ?? 0 };
+    }
+    void watchIdle();
+  }
+}
