@@ -1,0 +1,16 @@
+// Jest for the fault-injection suite (`npm run test:reliability`): each test file starts its own Temporal dev
+// server, Postgres and worker process so it can kill them; the global setup only bundles the workflows once.
+/** @type {import('jest').Config} */
+module.exports = {
+  rootDir: '..',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test-reliability'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  // light-my-request (app.inject) requires the ESM-only `cookie`; the suite sends no cookies.
+  moduleNameMapper: { '^cookie$': '<rootDir>/test-reliability/support/cookie-stub.js' },
+  globalSetup: '<rootDir>/test-reliability/support/global-setup.ts',
+  testTimeout: 30 * 60 * 1000,
+  // One line per test with its figures is printed by the tests themselves.
+  verbose: true,
+};

@@ -1,0 +1,77 @@
+// Postgres outage: Postgres is stopped immediately (SIGQUIT, as `pg_ctl stop -m immediate`) for a while and
+// started on the same data directory; in a second test it hangs (SIGSTOP) and resumes (SIGCONT). Writes keep being
+// acknowledged by Temporal meanwhile; afterwards Postgres must catch up with every actor, losing nothing.
+import { sessionWorkflowId, statusQuery } from '../workflows/messages';
+import { loadSnapshot } from '../src/postgres/snapshots';
+import { sleep } from '../src/runtime/process';
+import { Load, Ledger, acksBetween, expectClean, recoveryMs, report, sessionIds, verify } from './support/load';
+import { Rig } from './support/rig';
+import { sizes } from './support/scale';
+
+const size = sizes.postgresOutage;
+
+/** From `from`, how long until Postgres holds at least the version every actor had when it came back. */
+async function catchUpMs(rig: Rig, ledger: Ledger, from: number): Promise<number | undefined> {
+  const targets = new Map<string, number>();
+  for (const sid of ledger.turns.keys()) {
+    const status = await rig.client.workflow.getHandle(sessionWorkflowId(sid)).query(statusQuery);
+    targets.set(sid, status.version);
+  }
+  const deadline = Date.now() + 180_000;
+  for (const [sid, version] of targets) {
+    for (;;) {
+      const row = await loadSnapshot(rig.pool, sid).catch(() => null);
+      if ((row?.version ?? 0) >= version) break;
+      if (Date.now() > deadline) return undefined;
+      await sleep(100);
+    }
+  }
+  return Date.now() - from;
+}
+
+describe('Postgres outage', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await Rig.start('pg-outage');
+  });
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  for (const variant of ['stopped', 'hung'] as const) {
+    test(`Postgres ${variant === 'stopped' ? 'stopped (immediate)' : 'hung (SIGSTOP)'} for ${size.outageMs / 1000} s mid-run`, async () => {
+      const sessions = sessionIds(`pg${variant[0]}`, size.sessions);
+      const load = new Load({ service: rig.service, sessions, userId: 7003 }).start();
+      await sleep(size.runBeforeMs);
+      const down = Date.now();
+      if (variant === 'stopped') await rig.crashPostgres();
+      else rig.freezePostgres();
+      await sleep(size.outageMs);
+      const back = Date.now();
+      if (variant === 'stopped') await rig.startPostgres();
+      else rig.thawPostgres();
+      const ready = Date.now();
+      const catchUp = await catchUpMs(rig, load.ledger, ready);
+      await load.waitForAcks(size.minTurns, 300_000);
+      await load.stop();
+      const verdict = await verify(rig, load.ledger);
+      report(`postgres-${variant}`, {
+        ...verdict,
+        outageMs: back - down,
+        restartMs: ready - back,
+        acksDuringOutage: acksBetween(load.ledger, down, back),
+        appliedAcksDuringOutage: acksBetween(load.ledger, down, back, 'applied'),
+        durableAcksDuringOutage: acksBetween(load.ledger, down, back, 'durable'),
+        postgresCatchUpMs: catchUp,
+        firstAppliedAckAfterFaultMs: recoveryMs(load.ledger, down, 'applied'),
+        firstDurableAckAfterFaultMs: recoveryMs(load.ledger, down, 'durable'),
+        attempts: load.ledger.attempts,
+        failedAttempts: load.ledger.failedAttempts,
+        errors: load.ledger.topErrors(),
+        seconds: Math.round((Date.now() - load.startedAt) / 1000),
+      });
+      expectClean(verdict, load.ledger, size.minTurns);
+      expect(catchUp).toBeDefined();
+    });
+  }
+});
