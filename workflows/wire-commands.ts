@@ -1,10 +1,23 @@
-// Translates the actor's wire payloads into rules commands, and rules errors into update failures.
+// Translates between rules commands and the actor's wire payloads (both ways), and rules errors into update failures.
 // Raw fields go to the rules untouched, so that validation, not a conversion, reports a malformed payload.
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES, SessionError } from '../src/errors';
 import type { SessionCommand } from '../src/session-rules';
 import type { Metadata, Role } from '../src/types';
-import type { AppendTurnArgs, RecoverSessionArgs, SaveContextArgs, UpdateMetadataArgs } from './messages';
+import type { UpdateDefinition } from '@temporalio/common';
+import {
+  AppendTurnArgs,
+  CommandAck,
+  RecoverSessionArgs,
+  SaveContextArgs,
+  UpdateMetadataArgs,
+  appendMessageUpdate,
+  appendTurnUpdate,
+  clearMessagesUpdate,
+  recoverSessionUpdate,
+  saveContextUpdate,
+  updateMetadataUpdate,
+} from './messages';
 
 export const wireCommands = {
   save: (sessionId: string, a: SaveContextArgs): SessionCommand => ({
@@ -61,4 +74,40 @@ export function toFailure(err: unknown): Error {
   }
   // Anything else is a bug in the actor: fail the workflow task so it is retried and visible, not swallowed.
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The other direction, for clients: the actor's update and wire payload for a command. */
+export function toWireUpdate(command: SessionCommand): [UpdateDefinition<CommandAck, [never]>, unknown] {
+  const call = (def: unknown, args: unknown): [UpdateDefinition<CommandAck, [never]>, unknown] => [
+    def as UpdateDefinition<CommandAck, [never]>,
+    args,
+  ];
+  switch (command.type) {
+    case 'save': {
+      const c = command.context;
+      return call(saveContextUpdate, {
+        context: {
+          user_id: c.userId,
+          agent_type: c.agentType,
+          messages: c.messages,
+          metadata: c.metadata,
+          created_at: c.createdAt,
+        },
+      });
+    }
+    case 'recover':
+      return call(recoverSessionUpdate, { user_id: command.userId, agent_type: command.agentType });
+    case 'appendMessage':
+      return call(appendMessageUpdate, { role: command.message.role, content: command.message.content });
+    case 'appendTurn':
+      return call(appendTurnUpdate, {
+        user: command.user,
+        assistant: command.assistant,
+        agent_type: command.agentType,
+      });
+    case 'clearMessages':
+      return call(clearMessagesUpdate, {});
+    case 'updateMetadata':
+      return call(updateMetadataUpdate, { metadata: command.patch });
+  }
 }

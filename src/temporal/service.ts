@@ -2,7 +2,6 @@
 // reads ask the running actor and fall back to the Postgres snapshot; lists read Postgres.
 import { randomUUID } from 'node:crypto';
 import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
-import type { UpdateDefinition } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
 import type { ActorConfig } from '../config';
@@ -30,21 +29,14 @@ import {
   fromWireContext,
 } from '../types';
 import {
-  CommandAck,
   SessionActorInput,
   TurnOutcome,
-  appendMessageUpdate,
-  appendTurnUpdate,
-  clearMessagesUpdate,
   contextQuery,
   deleteSessionUpdate,
   recentMessagesQuery,
-  recoverSessionUpdate,
-  saveContextUpdate,
   sessionWorkflowId,
   turnSignal,
   turnStatusQuery,
-  updateMetadataUpdate,
   SESSION_WORKFLOW_TYPE,
 } from '../../workflows/messages';
 import type { CleanupConfig, CleanupScheduler } from '../cleanup-job';
@@ -56,6 +48,7 @@ import {
   triggerCleanupSchedule,
   unpauseCleanupSchedule,
 } from './cleanup-schedule';
+import { toWireUpdate } from '../../workflows/wire-commands';
 import { eraseWorkflowHistories } from './erasure';
 import { isActorBusy, isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
 
@@ -73,8 +66,6 @@ export interface DurableTurnOptions {
   /** Creates the session for this user when it does not exist yet. */
   userId?: number;
 }
-
-type UpdateCall = [UpdateDefinition<CommandAck, [never]>, unknown];
 
 export class TemporalSessionService implements CommandCapableService {
   private readonly client: Client;
@@ -99,12 +90,16 @@ export class TemporalSessionService implements CommandCapableService {
   }
 
   /** Applies one command in the session's actor and answers once it is applied (the "applied" acknowledgement). */
-  async execute(sessionId: string, command: SessionCommand, options: CommandOptions = {}): Promise<CommandResult> {
+  async execute(
+    sessionId: string,
+    command: SessionCommand,
+    options: CommandOptions = {},
+  ): Promise<CommandResult> {
     validateSessionId(sessionId);
     validateCommand(command);
     const turnId = options.turnId ?? randomUUID();
     validateTurnId(turnId);
-    const [update, args] = toUpdate(command);
+    const [update, args] = toWireUpdate(command);
     const ack = await this.retryingActor(sessionId, () =>
       this.client.workflow.executeUpdateWithStart(update, {
         args: [args as never],
@@ -120,7 +115,12 @@ export class TemporalSessionService implements CommandCapableService {
    * applies it once by turn id. Validated here with the same rules, so a turn that resolves will be applied,
    * except on a missing session without `userId` (see `turnStatus`).
    */
-  async submitTurn(sessionId: string, user: string, assistant: string, options: DurableTurnOptions = {}): Promise<string> {
+  async submitTurn(
+    sessionId: string,
+    user: string,
+    assistant: string,
+    options: DurableTurnOptions = {},
+  ): Promise<string> {
     validateSessionId(sessionId);
     validateContent('user', user);
     validateContent('assistant', assistant);
@@ -282,34 +282,4 @@ export class TemporalSessionService implements CommandCapableService {
 
 function summaryOf(sessionId: string): string {
   return `Session ${sessionId}`;
-}
-
-
-/** The actor's update and wire payload for a command. */
-function toUpdate(command: SessionCommand): UpdateCall {
-  const call = (def: unknown, args: unknown): UpdateCall => [def as UpdateCall[0], args];
-  switch (command.type) {
-    case 'save': {
-      const c = command.context;
-      return call(saveContextUpdate, {
-        context: {
-          user_id: c.userId,
-          agent_type: c.agentType,
-          messages: c.messages,
-          metadata: c.metadata,
-          created_at: c.createdAt,
-        },
-      });
-    }
-    case 'recover':
-      return call(recoverSessionUpdate, { user_id: command.userId, agent_type: command.agentType });
-    case 'appendMessage':
-      return call(appendMessageUpdate, { role: command.message.role, content: command.message.content });
-    case 'appendTurn':
-      return call(appendTurnUpdate, { user: command.user, assistant: command.assistant, agent_type: command.agentType });
-    case 'clearMessages':
-      return call(clearMessagesUpdate, {});
-    case 'updateMetadata':
-      return call(updateMetadataUpdate, { metadata: command.patch });
-  }
 }
