@@ -84,7 +84,8 @@ export async function runThroughput(
         else if (s === 'floorSignal') await floor.signal(owned(floorIds, c, i));
         else if (s === 'applied') {
           const id = owned(appliedIds, c, i);
-          tracker?.acked(id, await actor.appendApplied(id, `q${i}`, `a${i}`));
+          const v = await actor.appendApplied(id, `q${i}`, `a${i}`);
+          tracker?.acked(id, v);
         } else {
           const id = owned(durableIds, c, i);
           await actor.appendDurable(id, `q${i}`, `a${i}`);
