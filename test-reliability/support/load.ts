@@ -77,6 +77,8 @@ export interface LoadOptions {
   userId: number;
   /** Per-session cap; unlimited by default (the test stops the load). */
   maxTurnsPerSession?: number;
+  /** 'split' (default): a third of the sessions per mode and a third alternating; 'alternate': every session alternates. */
+  modes?: 'split' | 'alternate';
   /** How long a turn in flight at stop() may still be retried. Default 180 s. */
   drainMs?: number;
 }
@@ -141,7 +143,7 @@ export class Load {
     for (let seq = 1; !this.stopping && seq <= max; seq++) {
       // A third of the sessions per mode, a third alternating: recovery is measured per mode without one
       // mode's stall hiding the other's.
-      const group = index % 3;
+      const group = this.o.modes === 'alternate' ? 2 : index % 3;
       const mode: AckMode = group === 0 ? 'applied' : group === 1 ? 'durable' : seq % 2 === 0 ? 'applied' : 'durable';
       const turn: LedgerTurn = {
         seq,

@@ -1,0 +1,46 @@
+// The HTTP API (buildApp) over a rig's service, for the contention and bad-input tests (driven by app.inject).
+// Keys: alice and bob act for one user each; service names the user per request; admin may run cleanup.
+import type { ApiConfig } from '../../src/config';
+import { type Api, buildApp } from '../../src/http/app';
+import { silentLogger } from '../../src/logger';
+import { SessionMetrics } from '../../src/metrics';
+import type { Rig } from './rig';
+
+export const ALICE = 5101;
+export const BOB = 5102;
+export const KEYS = {
+  alice: 'rel-alice-key-0123456789abcdef',
+  bob: 'rel-bob-key-0123456789abcdef00',
+  service: 'rel-service-key-0123456789abcd',
+  admin: 'rel-admin-key-0123456789abcdef',
+} as const;
+
+export async function startApi(rig: Rig, overrides: Partial<ApiConfig> = {}): Promise<Api> {
+  const app = await buildApp({
+    service: rig.service,
+    pool: rig.pool,
+    client: rig.client,
+    logger: silentLogger,
+    metrics: new SessionMetrics({ processMetrics: false }),
+    config: {
+      host: '127.0.0.1',
+      port: 0,
+      keys: [
+        { key: KEYS.alice, role: { kind: 'user', userId: ALICE } },
+        { key: KEYS.bob, role: { kind: 'user', userId: BOB } },
+        { key: KEYS.service, role: { kind: 'service' } },
+        { key: KEYS.admin, role: { kind: 'admin' } },
+      ],
+      bodyLimitBytes: 1024 * 1024,
+      maxInFlightWritesPerSession: 32,
+      retryAfterSeconds: 1,
+      ...overrides,
+    },
+  });
+  await app.ready();
+  return app;
+}
+
+export function bearer(key: keyof typeof KEYS): Record<string, string> {
+  return { authorization: `Bearer ${KEYS[key]}` };
+}
