@@ -30,6 +30,7 @@ export function registerRuntimeCommands(program: Command): void {
           client: stack.client,
           config: { ...config.api, keys },
           logger,
+          codec: stack.codec,
         });
       } catch (err) {
         await stack.stop();
@@ -58,6 +59,7 @@ export function registerRuntimeCommands(program: Command): void {
           client: stack.client,
           config: { ...config.api, keys },
           logger,
+          codec: stack.codec,
         });
       } catch (err) {
         await stack.close();
@@ -128,6 +130,9 @@ function printBanner(stack: Stack, ms: number, apiUrl: string, generatedKey?: st
       ? `  Temporal UI   ${stack.uiUrl}/namespaces/${stack.config.temporal.namespace}/workflows`
       : '',
     `  Postgres      ${stack.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
+    stack.codec
+      ? `  Encryption    payloads encrypted (key ${stack.codec.codec.currentKeyId}); codec server ${apiUrl}/codec (docs/encryption.md)`
+      : '  Encryption    off: message text is stored in Temporal in clear (docs/encryption.md)',
     ...apiLines(apiUrl, generatedKey),
     '',
     'Append a turn:  npm run turn -- demo-1 "Hello" "Hi! How can I help?" --user-id 42',
