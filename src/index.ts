@@ -34,3 +34,14 @@ export type { Config, ActorConfig } from './config';
 export { startStack, connectToStack } from './runtime/stack';
 export type { Stack, StackConnection } from './runtime/stack';
 export * as actorProtocol from '../workflows/messages';
+export { AesGcmCodec, parseKeyRing, encryptingDataConverter } from './codec';
+export type { KeyRing, CodecKey } from './codec';
+export {
+  ensureCleanupSchedule,
+  pauseCleanupSchedule,
+  unpauseCleanupSchedule,
+  triggerCleanupSchedule,
+  cleanupScheduleId,
+} from './temporal/cleanup-schedule';
+export { buildApp, startApi } from './http';
+export { createMetrics, SessionMetrics } from './metrics';
