@@ -28,9 +28,10 @@ export function registerRuntimeCommands(program: Command): void {
           service: stack.service,
           pool: stack.pool,
           client: stack.client,
-          config: { ...config.api, keys },
+          config: { ...config.api, keys, temporalMetricsAddress: stack.temporalMetricsAddress },
           logger,
           codec: stack.codec,
+          metrics: stack.metrics,
         });
       } catch (err) {
         await stack.stop();

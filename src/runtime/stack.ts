@@ -15,7 +15,9 @@ import { TemporalSessionService } from '../temporal/service';
 import { createSessionWorker } from '../temporal/worker';
 import { DevServer, startDevServer } from './dev-server';
 import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres';
-import { portIsFree } from './ports';
+import { freePort, portIsFree } from './ports';
+import { SessionCleanupJob } from '../cleanup-job';
+import { SessionMetrics, createMetrics } from '../metrics';
 import { resolveTemporalCli } from './temporal-cli';
 
 export const EMBEDDED_DATABASE = 'durable_sessions';
@@ -36,6 +38,10 @@ export interface Stack {
   client: Client;
   service: TemporalSessionService;
   worker?: Worker;
+  /** This process's metrics (snapshot writes from the worker; the API adds its own). */
+  metrics: SessionMetrics;
+  /** Where the Temporal SDK serves its worker metrics, when it does. */
+  temporalMetricsAddress?: string;
   /** The payload codec every client and worker here uses; undefined when payloads are not encrypted. */
   codec?: StackCodec;
   /** Stops everything this call started, in reverse order; idempotent. */
@@ -59,12 +65,20 @@ export function stackFile(config: Config): string {
 }
 
 let runtimeInstalled = false;
-/** Quiets the Temporal SDK's own logging to warnings (once per process). */
-export function installTemporalRuntime(): void {
+/**
+ * Quiets the Temporal SDK's own logging to warnings and, given an address, serves the SDK's worker metrics there
+ * in Prometheus format (the API's /metrics appends them). Once per process.
+ */
+export function installTemporalRuntime(metricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      ...(metricsAddress
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
+        : {}),
+    });
   } catch {
     // Already installed by the host application: keep its choice.
   }
@@ -86,8 +100,12 @@ export async function startStack(config: Config, options: StackOptions): Promise
       config.temporal.address ? undefined : { dataDir: config.dataDir, generate: true },
     );
     const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
-    if (keys) log.info({ source: keys.source, file: keys.file, keyId: keys.ring[0].id }, 'payload encryption on');
-    else log.warn('payload encryption off: message text is stored in Temporal in clear (see docs/encryption.md)');
+    if (keys)
+      log.info({ source: keys.source, file: keys.file, keyId: keys.ring[0].id }, 'payload encryption on');
+    else
+      log.warn(
+        'payload encryption off: message text is stored in Temporal in clear (see docs/encryption.md)',
+      );
     const endpoint = codec ? codecEndpoint(config) : undefined;
     const dataConverter = codec ? encryptingDataConverter(codec) : undefined;
     const [temporal, postgres] = await Promise.all([
@@ -101,7 +119,12 @@ export async function startStack(config: Config, options: StackOptions): Promise
     stops.push(() => pool.end());
     await migrate(pool);
 
-    installTemporalRuntime();
+    // The SDK's worker metrics: where configured, else a free loopback port when this process runs a worker.
+    const temporalMetricsAddress =
+      config.api.temporalMetricsAddress ??
+      (options.worker !== false ? `127.0.0.1:${await freePort()}` : undefined);
+    installTemporalRuntime(temporalMetricsAddress);
+    const metrics = createMetrics();
     const connection = await Connection.connect({ address: temporal.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
@@ -122,6 +145,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
         taskQueue: config.temporal.taskQueue,
         pool,
         dataConverter,
+        metrics,
       });
       const running = worker.run();
       const w = worker;
@@ -129,6 +153,26 @@ export async function startStack(config: Config, options: StackOptions): Promise
         if (w.getState() === 'RUNNING') w.shutdown();
         await running;
       });
+    }
+
+    if (options.worker !== false) {
+      // The retention Schedule, created or updated idempotently; its first run starts now. Not paused at
+      // shutdown: it is one schedule shared by every worker of the task queue.
+      const cleanup = new SessionCleanupJob(
+        service,
+        { retentionDays: config.cleanup.retentionDays, cleanupIntervalMs: config.cleanup.intervalMs },
+        {
+          logger: {
+            info: (msg, fields) => log.info(fields ?? {}, msg),
+            error: (msg, fields) => log.error(fields ?? {}, msg),
+          },
+        },
+      );
+      await cleanup.start();
+      log.info(
+        { retentionDays: cleanup.config.retentionDays, intervalMs: cleanup.config.cleanupIntervalMs },
+        'cleanup schedule ready',
+      );
     }
 
     if (temporal.server || postgres.embedded) {
@@ -155,6 +199,8 @@ export async function startStack(config: Config, options: StackOptions): Promise
       client,
       service,
       worker,
+      metrics,
+      temporalMetricsAddress,
       codec: codec && {
         codec,
         uiOrigins: uiOrigins(config, temporal.server?.uiUrl),
@@ -208,7 +254,10 @@ async function startTemporal(
     logFile: path.join(config.dataDir, 'temporal.log'),
     codecEndpoint,
   });
-  log.info({ address: server.address, ui: server.uiUrl, ms: Date.now() - started }, 'temporal dev server ready');
+  log.info(
+    { address: server.address, ui: server.uiUrl, ms: Date.now() - started },
+    'temporal dev server ready',
+  );
   return { address: server.address, server };
 }
 
@@ -242,7 +291,8 @@ export interface StackConnection {
  * stack that `durable-sessions start` advertises in .data/stack.json. Used by the CLI's client commands.
  */
 export async function connectToStack(config: Config): Promise<StackConnection> {
-  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string; codecEndpoint?: string } = {};
+  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string; codecEndpoint?: string } =
+    {};
   if (!config.temporal.address || !config.databaseUrl) {
     try {
       advertised = JSON.parse(fs.readFileSync(stackFile(config), 'utf8')) as typeof advertised;
@@ -267,7 +317,12 @@ export async function connectToStack(config: Config): Promise<StackConnection> {
     namespace: config.temporal.namespace,
     dataConverter: codec ? encryptingDataConverter(codec) : undefined,
   });
-  const service = new TemporalSessionService({ client, pool, taskQueue: config.temporal.taskQueue, actor: config.actor });
+  const service = new TemporalSessionService({
+    client,
+    pool,
+    taskQueue: config.temporal.taskQueue,
+    actor: config.actor,
+  });
   return {
     client,
     pool,
