@@ -2,12 +2,35 @@
 // Long-running commands stop cleanly on Ctrl-C (SIGINT) and SIGTERM.
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
-import { createLogger } from '../logger';
+import { type Logger, createLogger } from '../logger';
 import { migrate } from '../postgres/migrate';
 import { createPool } from '../postgres/pool';
 import { Stack, connectToStack, startStack } from '../runtime/stack';
 import { resolveApiKeys } from '../http/auth';
 import { type RunningApi, startApi } from '../http/server';
+
+/** Starts the API on a started or connected stack; if it cannot start, the stack is released before rethrowing. */
+async function serveApi(
+  stack: Pick<Stack, 'service' | 'pool' | 'client' | 'codec'> & { metrics?: Stack['metrics'] },
+  apiConfig: Parameters<typeof startApi>[0]['config'],
+  logger: Logger,
+  release: () => Promise<void>,
+): Promise<RunningApi> {
+  try {
+    return await startApi({
+      service: stack.service,
+      pool: stack.pool,
+      client: stack.client,
+      config: apiConfig,
+      logger,
+      codec: stack.codec,
+      metrics: stack.metrics,
+    });
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
 
 export function registerRuntimeCommands(program: Command): void {
   program
@@ -22,21 +45,12 @@ export function registerRuntimeCommands(program: Command): void {
       const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
       const started = Date.now();
       const stack = await startStack(config, { logger, worker: true });
-      let api: RunningApi;
-      try {
-        api = await startApi({
-          service: stack.service,
-          pool: stack.pool,
-          client: stack.client,
-          config: { ...config.api, keys, temporalMetricsAddress: stack.temporalMetricsAddress },
-          logger,
-          codec: stack.codec,
-          metrics: stack.metrics,
-        });
-      } catch (err) {
-        await stack.stop();
-        throw err;
-      }
+      const api = await serveApi(
+        stack,
+        { ...config.api, keys, temporalMetricsAddress: stack.temporalMetricsAddress },
+        logger,
+        stack.stop,
+      );
       printBanner(stack, Date.now() - started, api.url, generated);
       await untilSignalled(async () => {
         await api.close();
@@ -52,20 +66,7 @@ export function registerRuntimeCommands(program: Command): void {
       const { keys, generated } = resolveApiKeys(config.api);
       const logger = createLogger(process.env.LOG_LEVEL ?? 'info');
       const stack = await connectToStack(config);
-      let api: RunningApi;
-      try {
-        api = await startApi({
-          service: stack.service,
-          pool: stack.pool,
-          client: stack.client,
-          config: { ...config.api, keys },
-          logger,
-          codec: stack.codec,
-        });
-      } catch (err) {
-        await stack.close();
-        throw err;
-      }
+      const api = await serveApi(stack, { ...config.api, keys }, logger, stack.close);
       console.log(apiLines(api.url, generated).join('\n'));
       await untilSignalled(async () => {
         await api.close();
