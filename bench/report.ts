@@ -82,7 +82,7 @@ export function markdownTable(r: Results): string {
   }
   const m = r.memory;
   if (m) {
-    add(`worker memory per cached actor (${m.sessions.toLocaleString('en')} actors)`, `RSS ${num(m.rssPerSessionKB, 1)} KB · main heap ${num(m.heapPerSessionKB, 1)} KB per actor`, m.note, '≤ 100 KB', verdict(m.rssPerSessionKB <= 100));
+    add(`worker memory per cached actor (${m.sessions.toLocaleString('en')} actors)`, `RSS ${num(m.rssPerSessionKB, 1)} KB · main heap ${num(m.heapPerSessionKB, 1)} KB per actor`, `no-op workflow: RSS ${num(m.floorRssPerWorkflowKB, 1)} KB · main heap ${num(m.floorHeapPerWorkflowKB, 1)} KB each (${m.note})`, '≤ 100 KB', verdict(m.rssPerSessionKB <= 100));
   }
   for (const s of r.sqlite ?? []) {
     add(`SQLite: ${s.label}`, `Update p50 ${f(s.floorUpdateP50)} → applied ${f(s.appliedP50)} ms · Signal p50 ${f(s.floorSignalP50)} → durable ${f(s.durableP50)} ms`,

@@ -2,12 +2,16 @@
 // started so their actors stay cached, RSS and heap read (after GC) before and after.
 import { TemporalSessionService } from '../../src/temporal/service';
 import type { BenchContext } from '../context';
+import { FloorClient } from '../floor-client';
 import { forEachLimit, sleep } from '../stats';
 import { startWorkerProcess } from '../workers';
 import { NAMESPACE } from '../stack';
 
 export interface MemoryResult {
   sessions: number;
+  /** The same reading for K cached no-op floor workflows (what any cached workflow costs in this SDK). */
+  floorRssPerWorkflowKB: number;
+  floorHeapPerWorkflowKB: number;
   rssBefore: number;
   rssAfter: number;
   rssPerSessionKB: number;
@@ -18,6 +22,49 @@ export interface MemoryResult {
 const WARM = 20;
 
 export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
+  const actor = await actorMemory(ctx);
+  const floor = await floorMemory(ctx);
+  return { ...actor, floorRssPerWorkflowKB: floor.rss, floorHeapPerWorkflowKB: floor.heap };
+}
+
+/** K no-op workflows cached in a fresh floor worker process (each has handled one Update). */
+async function floorMemory(ctx: BenchContext): Promise<{ rss: number; heap: number }> {
+  const { target, base, progress, sizes } = ctx;
+  const k = sizes.memorySessions;
+  const floorTaskQueue = `bench-memfloor-${ctx.runId}`;
+  const worker = await startWorkerProcess({
+    temporalAddress: target.address,
+    namespace: NAMESPACE,
+    databaseUrl: target.databaseUrl,
+    actorBundle: base.actorBundle,
+    actorTaskQueue: `bench-memfloor-unused-${ctx.runId}`,
+    floorBundle: base.floorBundle,
+    floorTaskQueue,
+    maxCachedWorkflows: k + WARM + 100,
+  });
+  try {
+    const floor = new FloorClient(target.client, floorTaskQueue);
+    const start = (from: number, n: number) =>
+      forEachLimit(Array.from({ length: n }, (_, i) => `${ctx.runId}-memfloor-${from + i}`), sizes.clients, async (id) => {
+        await floor.start(id);
+        await floor.update(id);
+        progress.tick();
+      });
+    progress.step(`worker memory: ${k} cached no-op workflows`, k + WARM);
+    await start(0, WARM);
+    await sleep(1_000);
+    const before = await worker.memory();
+    await start(WARM, k);
+    await sleep(2_000);
+    const after = await worker.memory();
+    progress.done();
+    return { rss: (after.rss - before.rss) / k / 1024, heap: (after.heapUsed - before.heapUsed) / k / 1024 };
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function actorMemory(ctx: BenchContext): Promise<Omit<MemoryResult, 'floorRssPerWorkflowKB' | 'floorHeapPerWorkflowKB'>> {
   const { target, base, progress, sizes } = ctx;
   const k = sizes.memorySessions;
   const taskQueue = `bench-memory-${ctx.runId}`;
