@@ -48,28 +48,12 @@ async function main(): Promise<void> {
       tuning,
     }),
   ];
-  if (config.floorBundle && config.floorTaskQueue) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace: config.namespace,
-        taskQueue: config.floorTaskQueue,
-        workflowBundle: { codePath: config.floorBundle },
-        ...tuning,
-      }),
-    );
-  }
+  // The bench bundle serves two queues: the floor (no activities) and the variant actor (the session activities).
+  const benchWorker = (codePath: string, taskQueue: string, activities?: object) =>
+    Worker.create({ connection, namespace: config.namespace, taskQueue, workflowBundle: { codePath }, activities, ...tuning });
+  if (config.floorBundle && config.floorTaskQueue) workers.push(await benchWorker(config.floorBundle, config.floorTaskQueue));
   if (config.floorBundle && config.variantTaskQueue) {
-    workers.push(
-      await Worker.create({
-        connection,
-        namespace: config.namespace,
-        taskQueue: config.variantTaskQueue,
-        workflowBundle: { codePath: config.floorBundle },
-        activities: createSessionActivities(pool),
-        ...tuning,
-      }),
-    );
+    workers.push(await benchWorker(config.floorBundle, config.variantTaskQueue, createSessionActivities(pool)));
   }
   const running = Promise.all(workers.map((w) => w.run()));
   let stopping = false;
