@@ -23,44 +23,163 @@ const idArb = fc.oneof(
   fc.string({ maxLength: 140 }).map(encodeURIComponent),
   fc.constantFrom('%00', '..', '%2F', 'a%20b', '%F0%9F%98%80', 'null', '__proto__'),
 );
-const nasty = fc.constantFrom('', '\u0000', '\ud800', '💥', 'x'.repeat(70_000), '__proto__', 'constructor', '{"a":1}');
-const valueArb: fc.Arbitrary<unknown> = fc.oneof(fc.jsonValue({ maxDepth: 3 }), nasty, fc.integer(), fc.double(), fc.constant(null));
+const nasty = fc.constantFrom(
+  '',
+  '\u0000',
+  '\ud800',
+  '💥',
+  'x'.repeat(70_000),
+  '__proto__',
+  'constructor',
+  '{"a":1}',
+);
+const valueArb: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  nasty,
+  fc.integer(),
+  fc.double(),
+  fc.constant(null),
+);
 const objectArb = fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), nasty), valueArb, { maxKeys: 5 });
 const bodyArb = fc.oneof(
-  fc.record({ role: fc.oneof(fc.constantFrom('user', 'assistant', 'system', 'robot'), valueArb), content: fc.oneof(fc.string(), nasty, valueArb) }, { requiredKeys: [] }),
-  fc.record({ user: fc.oneof(fc.string(), nasty, valueArb), assistant: fc.oneof(fc.string(), nasty, valueArb), agent_type: fc.oneof(fc.string(), valueArb) }, { requiredKeys: [] }),
-  fc.record({ user_id: fc.oneof(fc.constant(ALICE), fc.constant(BOB), fc.integer(), valueArb), agent_type: valueArb, messages: fc.oneof(fc.array(objectArb, { maxLength: 3 }), valueArb), metadata: fc.oneof(objectArb, valueArb), created_at: valueArb }, { requiredKeys: [] }),
+  fc.record(
+    {
+      role: fc.oneof(fc.constantFrom('user', 'assistant', 'system', 'robot'), valueArb),
+      content: fc.oneof(fc.string(), nasty, valueArb),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      user: fc.oneof(fc.string(), nasty, valueArb),
+      assistant: fc.oneof(fc.string(), nasty, valueArb),
+      agent_type: fc.oneof(fc.string(), valueArb),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      user_id: fc.oneof(fc.constant(ALICE), fc.constant(BOB), fc.integer(), valueArb),
+      agent_type: valueArb,
+      messages: fc.oneof(fc.array(objectArb, { maxLength: 3 }), valueArb),
+      metadata: fc.oneof(objectArb, valueArb),
+      created_at: valueArb,
+    },
+    { requiredKeys: [] },
+  ),
   fc.record({ retention_days: valueArb, dry_run: valueArb }, { requiredKeys: [] }),
   objectArb,
   valueArb,
 );
 const pathArb = fc.oneof(
-  fc.tuple(idArb, fc.constantFrom('', '/recover', '/messages', '/turns', '/turns?ack=durable', '/turns?ack=bogus', '/metadata', '/messages?last=3', '/messages?last=-1', '/messages?last=x')).map(([id, p]) => `/v1/sessions/${id}${p}`),
-  fc.oneof(fc.constant(ALICE), fc.constant(BOB), fc.integer(), fc.constant('x')).chain((u) =>
-    fc.constantFrom('', '?limit=5', '?limit=-1', '?limit=100000', '?cursor=zzz', '?agent_type=%00', '?cursor=eyJ4IjoxfQ').map((q) => `/v1/users/${u}/sessions${q}`),
+  fc
+    .tuple(
+      idArb,
+      fc.constantFrom(
+        '',
+        '/recover',
+        '/messages',
+        '/turns',
+        '/turns?ack=durable',
+        '/turns?ack=bogus',
+        '/metadata',
+        '/messages?last=3',
+        '/messages?last=-1',
+        '/messages?last=x',
+      ),
+    )
+    .map(([id, p]) => `/v1/sessions/${id}${p}`),
+  fc
+    .oneof(fc.constant(ALICE), fc.constant(BOB), fc.integer(), fc.constant('x'))
+    .chain((u) =>
+      fc
+        .constantFrom(
+          '',
+          '?limit=5',
+          '?limit=-1',
+          '?limit=100000',
+          '?cursor=zzz',
+          '?agent_type=%00',
+          '?cursor=eyJ4IjoxfQ',
+        )
+        .map((q) => `/v1/users/${u}/sessions${q}`),
+    ),
+  fc.constantFrom(
+    '/v1/cleanup',
+    '/healthz',
+    '/readyz',
+    '/metrics',
+    '/openapi.json',
+    '/v1/sessions',
+    '/v1',
+    '/',
   ),
-  fc.constantFrom('/v1/cleanup', '/healthz', '/readyz', '/metrics', '/openapi.json', '/v1/sessions', '/v1', '/'),
   fc.string({ maxLength: 40 }).map((s) => `/v1/${encodeURIComponent(s)}`),
 );
 // Never bob's key and never X-User-Id = bob; never the admin key (cleanup may rightly delete anything).
 const headersArb = fc.record(
   {
-    auth: fc.constantFrom(bearer('alice').authorization, `Bearer ${KEYS.service}`, 'Bearer nope', 'Basic abc', '', `Bearer ${KEYS.alice} extra`),
-    user: fc.oneof(fc.constant(String(ALICE)), fc.integer().filter((n) => n !== BOB).map(String), fc.constantFrom('x', '', '99999999999', ' 1', '-0')),
-    key: fc.oneof(fc.uuid(), fc.string({ maxLength: 140 }).filter((s) => /^[\x21-\x7e]*$/.test(s))),
-    type: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1'),
+    auth: fc.constantFrom(
+      bearer('alice').authorization,
+      `Bearer ${KEYS.service}`,
+      'Bearer nope',
+      'Basic abc',
+      '',
+      `Bearer ${KEYS.alice} extra`,
+    ),
+    user: fc.oneof(
+      fc.constant(String(ALICE)),
+      fc
+        .integer()
+        .filter((n) => n !== BOB)
+        .map(String),
+      fc.constantFrom('x', '', '99999999999', ' 1', '-0'),
+    ),
+    key: fc.oneof(
+      fc.uuid(),
+      fc.string({ maxLength: 140 }).filter((s) => /^[\x21-\x7e]*$/.test(s)),
+    ),
+    type: fc.constantFrom(
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+    ),
   },
   { requiredKeys: [] },
 );
 const requestArb = fc.record({
-  method: fc.constantFrom('GET', 'PUT', 'POST', 'PATCH', 'DELETE') as fc.Arbitrary<'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'>,
+  method: fc.constantFrom('GET', 'PUT', 'POST', 'PATCH', 'DELETE') as fc.Arbitrary<
+    'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
+  >,
   url: pathArb,
   headers: headersArb,
-  body: fc.option(bodyArb.map((b) => JSON.stringify(b) ?? 'null'), { nil: undefined }),
-  raw: fc.option(fc.constantFrom('{', '{"a":', '[1,2', '\u0000', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{}}}'), { nil: undefined }),
+  body: fc.option(
+    bodyArb.map((b) => JSON.stringify(b) ?? 'null'),
+    { nil: undefined },
+  ),
+  raw: fc.option(
+    fc.constantFrom(
+      '{',
+      '{"a":',
+      '[1,2',
+      '\u0000',
+      '{"__proto__":{"x":1}}',
+      '{"constructor":{"prototype":{}}}',
+    ),
+    { nil: undefined },
+  ),
 });
 
-const UPDATES = ['saveContext', 'recoverSession', 'appendMessage', 'appendTurn', 'clearMessages', 'updateMetadata', 'expireSession'];
+const UPDATES = [
+  'saveContext',
+  'recoverSession',
+  'appendMessage',
+  'appendTurn',
+  'clearMessages',
+  'updateMetadata',
+  'expireSession',
+];
 const QUERIES = ['context', 'recentMessages', 'turnStatus', 'status'];
 const actorArb = fc.record({
   target: fc.constantFrom(...FUZZ),
@@ -68,7 +187,19 @@ const actorArb = fc.record({
   update: fc.constantFrom(...UPDATES),
   query: fc.constantFrom(...QUERIES),
   updateId: fc.option(fc.oneof(fc.uuid(), fc.string({ maxLength: 140 })), { nil: undefined }),
-  args: fc.oneof(bodyArb, fc.record({ turn_id: fc.oneof(fc.uuid(), valueArb), user: fc.oneof(fc.string(), valueArb), assistant: fc.oneof(fc.string(), valueArb), user_id: valueArb, cutoff: fc.oneof(fc.integer({ min: 0, max: 1_000 }), valueArb) }, { requiredKeys: [] })),
+  args: fc.oneof(
+    bodyArb,
+    fc.record(
+      {
+        turn_id: fc.oneof(fc.uuid(), valueArb),
+        user: fc.oneof(fc.string(), valueArb),
+        assistant: fc.oneof(fc.string(), valueArb),
+        user_id: valueArb,
+        cutoff: fc.oneof(fc.integer({ min: 0, max: 1_000 }), valueArb),
+      },
+      { requiredKeys: [] },
+    ),
+  ),
 });
 
 describe('bad input', () => {
@@ -89,7 +220,9 @@ describe('bad input', () => {
     await rig.service.execute(CONTROL, { type: 'appendTurn', user: 'control q', assistant: 'control a' });
     await rig.service.submitTurn(CONTROL, 'control q2', 'control a2');
     const controlBefore = await rig.service.loadContext(CONTROL);
-    const controlStatusBefore = await rig.client.workflow.getHandle(sessionWorkflowId(CONTROL)).query(statusQuery);
+    const controlStatusBefore = await rig.client.workflow
+      .getHandle(sessionWorkflowId(CONTROL))
+      .query(statusQuery);
 
     const statuses = new Map<number, number>();
     const fiveHundreds: string[] = [];
@@ -105,8 +238,12 @@ describe('bad input', () => {
         if (payload !== undefined) headers['content-type'] = r.headers.type ?? 'application/json';
         const res = await app.inject({ method: r.method, url: r.url, headers, payload });
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-        if (res.statusCode >= 500) fiveHundreds.push(`${r.method} ${r.url.slice(0, 80)} -> ${res.statusCode} ${res.body.slice(0, 120)}`);
-        if (res.statusCode >= 400 && !(res.json() as { code?: unknown }).code) untyped.push(`${r.method} ${r.url.slice(0, 80)} -> ${res.statusCode}`);
+        if (res.statusCode >= 500)
+          fiveHundreds.push(
+            `${r.method} ${r.url.slice(0, 80)} -> ${res.statusCode} ${res.body.slice(0, 120)}`,
+          );
+        if (res.statusCode >= 400 && !(res.json() as { code?: unknown }).code)
+          untyped.push(`${r.method} ${r.url.slice(0, 80)} -> ${res.statusCode}`);
       }),
       { numRuns: httpRuns, seed: 8, endOnFailure: false },
     );
@@ -119,7 +256,11 @@ describe('bad input', () => {
         let outcome = 'ok';
         try {
           if (a.kind === 'update') {
-            await withTimeout(handle.executeUpdate(a.update, { args: [a.args], updateId: a.updateId || undefined }), 30_000, `update ${a.update}`);
+            await withTimeout(
+              handle.executeUpdate(a.update, { args: [a.args], updateId: a.updateId || undefined }),
+              30_000,
+              `update ${a.update}`,
+            );
           } else if (a.kind === 'signal') {
             await handle.signal('turn', a.args);
           } else {
@@ -128,7 +269,9 @@ describe('bad input', () => {
         } catch (err) {
           outcome = err instanceof WorkflowUpdateFailedError ? 'update rejected' : (err as Error).name;
           if (!(err instanceof WorkflowUpdateFailedError) && a.kind !== 'query')
-            unexpected.push(`${a.kind} ${a.update}: ${(err as Error).name}: ${(err as Error).message.slice(0, 160)}`);
+            unexpected.push(
+              `${a.kind} ${a.update}: ${(err as Error).name}: ${(err as Error).message.slice(0, 160)}`,
+            );
         }
         const label = `${a.kind} ${outcome}`;
         outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
@@ -150,20 +293,30 @@ describe('bad input', () => {
         const events = (await h.fetchHistory()).events ?? [];
         const failed = events.filter((ev) => ev.workflowTaskFailedEventAttributes);
         taskFailures += failed.length;
-        if (failed.length) stuck.push(`${wid}/${e.runId}: ${failed[0].workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200)}`);
+        if (failed.length)
+          stuck.push(
+            `${wid}/${e.runId}: ${failed[0].workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200)}`,
+          );
         const d = await h.describe();
-        if (d.raw.pendingWorkflowTask && (d.raw.pendingWorkflowTask.attempt ?? 1) > 1) stuck.push(`${wid}: pending task attempt ${d.raw.pendingWorkflowTask.attempt}`);
+        if (d.raw.pendingWorkflowTask && (d.raw.pendingWorkflowTask.attempt ?? 1) > 1)
+          stuck.push(`${wid}: pending task attempt ${d.raw.pendingWorkflowTask.attempt}`);
       }
-      const status = await rig.client.workflow.getHandle(wid).query(statusQuery).catch(() => undefined);
+      const status = await rig.client.workflow
+        .getHandle(wid)
+        .query(statusQuery)
+        .catch(() => undefined);
       if (status) {
         for (let i = 0; i < 50 && status.persisted_version !== status.version; i++) await sleep(100);
         const row = await loadSnapshot(rig.pool, id);
         const live = await rig.service.loadContext(id);
-        if (row && live && JSON.stringify(row.context) !== JSON.stringify(live)) corrupted.push(`${id}: Postgres differs from the actor`);
+        if (row && live && JSON.stringify(row.context) !== JSON.stringify(live))
+          corrupted.push(`${id}: Postgres differs from the actor`);
       }
     }
     const controlAfter = await rig.service.loadContext(CONTROL);
-    const controlStatusAfter = await rig.client.workflow.getHandle(sessionWorkflowId(CONTROL)).query(statusQuery);
+    const controlStatusAfter = await rig.client.workflow
+      .getHandle(sessionWorkflowId(CONTROL))
+      .query(statusQuery);
     report('bad-input', {
       requests: size.requests,
       http: httpRuns,

@@ -27,7 +27,12 @@ describe('contention', () => {
 
   test(`${size.writers} parallel writers on one session, in-flight cap ${size.maxInFlight}`, async () => {
     const [sid] = sessionIds('ct', 1);
-    const created = await app.inject({ method: 'POST', url: `/v1/sessions/${sid}/recover`, headers: bearer('alice'), payload: {} });
+    const created = await app.inject({
+      method: 'POST',
+      url: `/v1/sessions/${sid}/recover`,
+      headers: bearer('alice'),
+      payload: {},
+    });
     expect(created.statusCode).toBe(200);
     const statuses = new Map<string, number>();
     const bad: string[] = [];
@@ -67,7 +72,7 @@ describe('contention', () => {
     const seconds = (Date.now() - t0) / 1000;
     const handle = rig.client.workflow.getHandle(sessionWorkflowId(sid));
     let status = await handle.query(statusQuery);
-    for (let i = 0; i < 100 && (status.persisted_version !== status.version); i++) {
+    for (let i = 0; i < 100 && status.persisted_version !== status.version; i++) {
       await sleep(100);
       status = await handle.query(statusQuery);
     }
@@ -87,14 +92,18 @@ describe('contention', () => {
     const figures = {
       writers: size.writers,
       acknowledged: acked.length,
-      lost: Math.max(0, expectedVersion - status.version) + window.filter((c) => !ackedContents.has(c)).length,
+      lost:
+        Math.max(0, expectedVersion - status.version) + window.filter((c) => !ackedContents.has(c)).length,
       duplicated: Math.max(0, status.version - expectedVersion) + (window.length - new Set(window).size),
       statuses: Object.fromEntries(statuses),
       fiveHundreds: [...statuses.entries()].filter(([k]) => k.startsWith('5')).reduce((n, [, c]) => n + c, 0),
       actorVersion: status.version,
       postgresVersion: stored?.version,
       turnsPerSecond: Math.round(acked.length / seconds),
-      ackLatencyMs: { max: Math.max(...latencies), mean: Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length) },
+      ackLatencyMs: {
+        max: Math.max(...latencies),
+        mean: Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+      },
       seconds: Math.round(seconds),
     };
     report('contention', figures);

@@ -1,3 +1,4 @@
+/* global module */
 // Jest for the fault-injection suite (`npm run test:reliability`): each test file starts its own Temporal dev
 // server, Postgres and worker process so it can kill them; the global setup only bundles the workflows once.
 /** @type {import('jest').Config} */
@@ -6,10 +7,11 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test-reliability'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   // light-my-request (app.inject) requires the ESM-only `cookie`; the suite sends no cookies.
   moduleNameMapper: { '^cookie$': '<rootDir>/test-reliability/support/cookie-stub.js' },
   globalSetup: '<rootDir>/test-reliability/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test-reliability/support/global-teardown.ts',
   testTimeout: 30 * 60 * 1000,
   // One line per test with its figures is printed by the tests themselves.
   verbose: true,

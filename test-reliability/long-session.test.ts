@@ -18,13 +18,20 @@ describe('long session', () => {
 
   test(`${size.turns} turns on one session stay within bounded histories`, async () => {
     const [sid] = sessionIds('ls', 1);
-    const load = new Load({ service: rig.service, sessions: [sid], userId: 7005, maxTurnsPerSession: size.turns, modes: 'alternate' }).start();
+    const load = new Load({
+      service: rig.service,
+      sessions: [sid],
+      userId: 7005,
+      maxTurnsPerSession: size.turns,
+      modes: 'alternate',
+    }).start();
     await load.waitForAcks(size.turns, 60 * 60_000);
     await load.stop();
     const verdict = await verify(rig, load.ledger);
     const workflowId = sessionWorkflowId(sid);
     const runs: string[] = [];
-    for await (const e of rig.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(e.runId);
+    for await (const e of rig.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+      runs.push(e.runId);
     const events: number[] = [];
     let taskFailures = 0;
     for (const runId of runs) {

@@ -4,7 +4,16 @@
 import { sessionWorkflowId, statusQuery } from '../workflows/messages';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { sleep } from '../src/runtime/process';
-import { Load, Ledger, acksBetween, expectClean, recoveryMs, report, sessionIds, verify } from './support/load';
+import {
+  Load,
+  Ledger,
+  acksBetween,
+  expectClean,
+  recoveryMs,
+  report,
+  sessionIds,
+  verify,
+} from './support/load';
 import { Rig } from './support/rig';
 import { sizes } from './support/scale';
 
@@ -13,11 +22,22 @@ const size = sizes.postgresOutage;
 /** From `from`, how long until Postgres holds at least the version every actor had when it came back. */
 async function catchUpMs(rig: Rig, ledger: Ledger, from: number): Promise<number | undefined> {
   const targets = new Map<string, number>();
-  for (const sid of ledger.turns.keys()) {
-    const status = await rig.client.workflow.getHandle(sessionWorkflowId(sid)).query(statusQuery);
-    targets.set(sid, status.version);
-  }
   const deadline = Date.now() + 180_000;
+  for (const sid of ledger.turns.keys()) {
+    // A query needs a workflow task: while the worker works off the backlog it may time out; ask again.
+    for (;;) {
+      try {
+        targets.set(
+          sid,
+          (await rig.client.workflow.getHandle(sessionWorkflowId(sid)).query(statusQuery)).version,
+        );
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(250);
+      }
+    }
+  }
   for (const [sid, version] of targets) {
     for (;;) {
       const row = await loadSnapshot(rig.pool, sid).catch(() => null);
@@ -41,7 +61,7 @@ describe('Postgres outage', () => {
   for (const variant of ['stopped', 'hung'] as const) {
     test(`Postgres ${variant === 'stopped' ? 'stopped (immediate)' : 'hung (SIGSTOP)'} for ${size.outageMs / 1000} s mid-run`, async () => {
       const sessions = sessionIds(`pg${variant[0]}`, size.sessions);
-      const load = new Load({ service: rig.service, sessions, userId: 7003 }).start();
+      const load = new Load({ service: rig.service, sessions, userId: 7003, thinkMs: size.thinkMs }).start();
       await sleep(size.runBeforeMs);
       const down = Date.now();
       if (variant === 'stopped') await rig.crashPostgres();

@@ -40,13 +40,17 @@ async function nondeterministicBundle(dir: string): Promise<string> {
     text = text.replace(/from '\.\.\/activities'/g, `from '${path.join(ROOT, 'activities')}'`);
     if (f === 'session-actor.ts') {
       const marker = '  if (!input.carried) {';
-      if (!text.includes(marker)) throw new Error('session-actor.ts changed: update the nondeterministic variant');
+      if (!text.includes(marker))
+        throw new Error('session-actor.ts changed: update the nondeterministic variant');
       text = text.replace(marker, `  await sleep(1);\n${marker}`);
     }
     fs.writeFileSync(path.join(copy, f), text);
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  const { code } = await bundleWorkflowCode({ workflowsPath: path.join(copy, 'index.ts'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: path.join(copy, 'index.ts'),
+    logger: new DefaultLogger('WARN'),
+  });
   const file = path.join(dir, 'bundle.js');
   fs.writeFileSync(file, code);
   return file;

@@ -19,7 +19,7 @@ describe('server crash', () => {
 
   test(`dev server SIGKILLed ${size.kills} times and restarted on the same database file`, async () => {
     const sessions = sessionIds('sc', size.sessions);
-    const load = new Load({ service: rig.service, sessions, userId: 7002 }).start();
+    const load = new Load({ service: rig.service, sessions, userId: 7002, thinkMs: size.thinkMs }).start();
     const kills: number[] = [];
     const readies: number[] = [];
     for (let i = 0; i < size.kills; i++) {

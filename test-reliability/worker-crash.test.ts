@@ -19,7 +19,7 @@ describe('worker crash', () => {
 
   test(`${size.minTurns}+ turns over ${size.sessions} sessions, worker SIGKILLed every ${size.killEveryMs / 1000} s`, async () => {
     const sessions = sessionIds('wc', size.sessions);
-    const load = new Load({ service: rig.service, sessions, userId: 7001 }).start();
+    const load = new Load({ service: rig.service, sessions, userId: 7001, thinkMs: size.thinkMs }).start();
     const kills: number[] = [];
     const restartMs: number[] = [];
     while (kills.length < size.minKills || load.ledger.acknowledged < size.minTurns) {
@@ -31,7 +31,15 @@ describe('worker crash', () => {
       restartMs.push(Date.now() - t);
       if (kills.length > size.minKills * 6) break; // the load is not progressing: fail below on the minimum
     }
-    await sleep(2_000);
+    // Let both modes recover from the last kill, so every kill has a recovery time.
+    const last = kills[kills.length - 1];
+    const until = Date.now() + 120_000;
+    while (
+      Date.now() < until &&
+      (recoveryMs(load.ledger, last, 'applied') === undefined ||
+        recoveryMs(load.ledger, last, 'durable') === undefined)
+    )
+      await sleep(250);
     await load.stop();
     const verdict = await verify(rig, load.ledger);
     const figures = {
@@ -51,5 +59,6 @@ describe('worker crash', () => {
     await recordFixture(rig.client, sessions[0], 'worker-crash');
     expectClean(verdict, load.ledger, size.minTurns);
     expect(kills.length).toBeGreaterThanOrEqual(size.minKills);
+    expect(kills.every((k) => recoveryMs(load.ledger, k, 'applied') !== undefined)).toBe(true);
   });
 });

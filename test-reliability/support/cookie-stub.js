@@ -1,3 +1,4 @@
+/* global module */
 // Stand-in for the ESM-only `cookie` package that light-my-request requires; the suite sends no cookies.
 module.exports = {
   stringifySetCookie: () => {

@@ -26,11 +26,20 @@ export function loadFixtures(): { name: string; workflowId: string; history: unk
     .readdirSync(FIXTURES_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: f, workflowId: `fixture/${f}`, history: JSON.parse(fs.readFileSync(path.join(FIXTURES_DIR, f), 'utf8')) }));
+    .map((f) => ({
+      name: f,
+      workflowId: `fixture/${f}`,
+      history: JSON.parse(fs.readFileSync(path.join(FIXTURES_DIR, f), 'utf8')),
+    }));
 }
 
 /** Writes every run of the session's actor as `<name>.<n>.json` (oldest run first), at most `maxRuns`. */
-export async function recordFixture(client: Client, sessionId: string, name: string, maxRuns = 2): Promise<void> {
+export async function recordFixture(
+  client: Client,
+  sessionId: string,
+  name: string,
+  maxRuns = 2,
+): Promise<void> {
   if (process.env.RELIABILITY_RECORD_FIXTURES !== '1') return;
   const workflowId = sessionWorkflowId(sessionId);
   const runs: { runId: string; start: number }[] = [];

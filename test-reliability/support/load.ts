@@ -79,8 +79,18 @@ export interface LoadOptions {
   maxTurnsPerSession?: number;
   /** 'split' (default): a third of the sessions per mode and a third alternating; 'alternate': every session alternates. */
   modes?: 'split' | 'alternate';
+  /** Think time between a session's turns (an agent's turn is not instant); 0 = as fast as acknowledged. */
+  thinkMs?: number;
   /** How long a turn in flight at stop() may still be retried. Default 180 s. */
   drainMs?: number;
+}
+
+const running = new Set<Load>();
+
+/** Aborts every load still running (a test failed before stopping its own); Rig.close() calls it. */
+export function abortAllLoads(): void {
+  for (const load of running) load.abort();
+  running.clear();
 }
 
 export class Load {
@@ -93,6 +103,7 @@ export class Load {
   constructor(private readonly o: LoadOptions) {}
 
   start(): this {
+    running.add(this);
     this.writers = this.o.sessions.map((sid, i) => this.writer(sid, i));
     return this;
   }
@@ -108,9 +119,19 @@ export class Load {
     this.stopping = true;
     this.stopAt = Date.now() + (this.o.drainMs ?? 180_000);
     await Promise.all(this.writers);
+    running.delete(this);
   }
 
-  private async untilAcked<T>(call: () => Promise<T>, what: string): Promise<{ value: T; callStart: number } | undefined> {
+  /** Ends the load at once (a failed test): writers give up their turn in flight at its next failure. */
+  abort(): void {
+    this.stopping = true;
+    this.stopAt = Math.min(this.stopAt, Date.now());
+  }
+
+  private async untilAcked<T>(
+    call: () => Promise<T>,
+    what: string,
+  ): Promise<{ value: T; callStart: number } | undefined> {
     for (let attempt = 0; ; attempt++) {
       const callStart = Date.now();
       this.ledger.attempts++;
@@ -144,7 +165,8 @@ export class Load {
       // A third of the sessions per mode, a third alternating: recovery is measured per mode without one
       // mode's stall hiding the other's.
       const group = this.o.modes === 'alternate' ? 2 : index % 3;
-      const mode: AckMode = group === 0 ? 'applied' : group === 1 ? 'durable' : seq % 2 === 0 ? 'applied' : 'durable';
+      const mode: AckMode =
+        group === 0 ? 'applied' : group === 1 ? 'durable' : seq % 2 === 0 ? 'applied' : 'durable';
       const turn: LedgerTurn = {
         seq,
         mode,
@@ -155,7 +177,12 @@ export class Load {
       const acked =
         mode === 'applied'
           ? await this.untilAcked(
-              () => service.execute(sid, { type: 'appendTurn', user: turn.user, assistant: turn.assistant }, { turnId: turn.turnId }),
+              () =>
+                service.execute(
+                  sid,
+                  { type: 'appendTurn', user: turn.user, assistant: turn.assistant },
+                  { turnId: turn.turnId },
+                ),
               `applied ${turn.turnId}`,
             )
           : await this.untilAcked(
@@ -166,10 +193,12 @@ export class Load {
       // One writer per session: the applied answer's version must be exactly 1 (create) + this turn's position.
       if (mode === 'applied') {
         const version = (acked.value as { version: number }).version;
-        if (version !== seq + 1) this.ledger.unexpected.push(`${turn.turnId}: applied at version ${version}, expected ${seq + 1}`);
+        if (version !== seq + 1)
+          this.ledger.unexpected.push(`${turn.turnId}: applied at version ${version}, expected ${seq + 1}`);
       }
       turns.push(turn);
       this.ledger.acks.push({ session: sid, mode, callStart: acked.callStart, ackAt: Date.now() });
+      if (this.o.thinkMs) await sleep(this.o.thinkMs * (0.5 + Math.random()));
     }
   }
 }
@@ -255,10 +284,16 @@ export async function verify(
     const repeated = actor.length - new Set(actor).size;
     v.lost += Math.max(0, expectedVersion - actorVersion) + missing;
     v.duplicated += Math.max(0, actorVersion - expectedVersion) + repeated;
-    if (actorVersion !== expectedVersion) note(`${sid}: actor v${actorVersion}, ledger implies v${expectedVersion}`);
-    if (JSON.stringify(actor) !== JSON.stringify(expected) || JSON.stringify(stored) !== JSON.stringify(expected)) {
+    if (actorVersion !== expectedVersion)
+      note(`${sid}: actor v${actorVersion}, ledger implies v${expectedVersion}`);
+    if (
+      JSON.stringify(actor) !== JSON.stringify(expected) ||
+      JSON.stringify(stored) !== JSON.stringify(expected)
+    ) {
       v.windowMismatches++;
-      note(`${sid}: window differs (actor ${actor.length}, Postgres ${stored.length}, ledger ${expected.length} messages)`);
+      note(
+        `${sid}: window differs (actor ${actor.length}, Postgres ${stored.length}, ledger ${expected.length} messages)`,
+      );
     }
   });
   v.persistWaitMs = Date.now() - started;
@@ -304,7 +339,11 @@ export function sessionIds(prefix: string, n: number): string[] {
 
 /** Asserts shared by every load test. */
 export function expectClean(v: Verdict, ledger: Ledger, minTurns: number): void {
-  expect({ lost: v.lost, duplicated: v.duplicated, examples: v.examples }).toEqual({ lost: 0, duplicated: 0, examples: [] });
+  expect({ lost: v.lost, duplicated: v.duplicated, examples: v.examples }).toEqual({
+    lost: 0,
+    duplicated: 0,
+    examples: [],
+  });
   expect(v.windowMismatches).toBe(0);
   expect(v.versionMismatches).toBe(0);
   expect(ledger.unexpected).toEqual([]);

@@ -7,7 +7,10 @@ import { fixtureHistory, loadFixtures } from './fixtures';
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const codePath = process.argv[2];
-  const histories = loadFixtures().map((f) => ({ workflowId: f.workflowId, history: fixtureHistory(f.history) }));
+  const histories = loadFixtures().map((f) => ({
+    workflowId: f.workflowId,
+    history: fixtureHistory(f.history),
+  }));
   const results: { workflowId: string; error?: string; determinismViolation: boolean }[] = [];
   for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath } }, histories)) {
     results.push({

@@ -16,6 +16,7 @@ import { isRunning, sleep, stopChild } from '../../src/runtime/process';
 import { installTemporalRuntime } from '../../src/runtime/stack';
 import { TemporalSessionService } from '../../src/temporal/service';
 import { ASSETS_ENV } from './global-setup';
+import { abortAllLoads } from './load';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -31,7 +32,8 @@ export function suiteAssets(): SuiteAssets {
 }
 
 function say(msg: string): void {
-  if (process.env.RELIABILITY_VERBOSE) process.stderr.write(`[rig ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
+  if (process.env.RELIABILITY_VERBOSE)
+    process.stderr.write(`[rig ${new Date().toISOString().slice(11, 23)}] ${msg}\n`);
 }
 
 /** Pids of the direct children of `pid` (Postgres backends of the postmaster). */
@@ -186,18 +188,24 @@ export class Rig {
         text += c.toString();
         if (text.includes('WORKER READY')) resolve();
       });
-      child.once('exit', (code, signal) => reject(new Error(`worker exited before ready (${code ?? signal})`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`worker exited before ready (${code ?? signal})`)),
+      );
     });
     child.once('exit', (code, signal) => {
       if (this.worker !== child || !this.workerWanted || signal === 'SIGKILL') return;
       // An exit we did not cause (e.g. the server was away too long): count it and bring a worker back.
       this.workerUnexpectedExits++;
       say(`${this.name}: worker exited by itself (${code ?? signal}); restarting`);
-      void sleep(500).then(() => (this.worker === child && this.workerWanted ? this.startWorker() : undefined)).catch(() => undefined);
+      void sleep(500)
+        .then(() => (this.worker === child && this.workerWanted ? this.startWorker() : undefined))
+        .catch(() => undefined);
     });
     ready.catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ready, new Promise((r) => (timer = setTimeout(r, 120_000)))]).finally(() => clearTimeout(timer));
+    await Promise.race([ready, new Promise((r) => (timer = setTimeout(r, 120_000)))]).finally(() =>
+      clearTimeout(timer),
+    );
     say(`${this.name}: worker pid ${child.pid} ready`);
   }
 
@@ -217,6 +225,7 @@ export class Rig {
   }
 
   async close(): Promise<void> {
+    abortAllLoads();
     this.thawPostgres();
     await this.stopWorker().catch(() => undefined);
     await this.connection?.close().catch(() => undefined);
