@@ -12,6 +12,10 @@ export interface ActorConfig {
   continueAsNewAfter: number;
   /** How many recent turn ids an actor remembers (and carries across continue-as-new) to dedupe retries. */
   rememberTurnIds: number;
+  /** How long a change may wait, coalescing with others, before the actor writes its snapshot (the Postgres lag). */
+  persistDelayMs: number;
+  /** The actor writes at once when this many versions are unwritten. */
+  persistEvery: number;
 }
 
 export interface Config {
@@ -111,6 +115,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       idleTimeoutMs: int(env.SESSION_IDLE_TIMEOUT_MS, 10 * 60 * 1000),
       continueAsNewAfter: int(env.SESSION_CONTINUE_AS_NEW_AFTER, 500),
       rememberTurnIds: int(env.SESSION_REMEMBER_TURN_IDS, 256),
+      persistDelayMs: int(env.SESSION_PERSIST_DELAY_MS, 1000),
+      persistEvery: int(env.SESSION_PERSIST_EVERY, 16),
     },
     cleanup: {
       retentionDays: int(env.SESSION_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),

@@ -26,7 +26,15 @@ const EXPECTED = {
   workflowType: 'sessionActor',
   workflowIdPrefix: 'session/',
   defaultTaskQueue: 'durable-sessions',
-  input: ['session_id', 'idle_timeout_ms', 'continue_as_new_after', 'remember_turn_ids', 'carried'],
+  input: [
+    'session_id',
+    'idle_timeout_ms',
+    'continue_as_new_after',
+    'remember_turn_ids',
+    'persist_delay_ms',
+    'persist_every',
+    'carried',
+  ],
   result: ['reason', 'version'],
   updates: {
     saveContext: {
@@ -74,6 +82,8 @@ const input: Required<SessionActorInput> = {
   idle_timeout_ms: 1,
   continue_as_new_after: 1,
   remember_turn_ids: 1,
+  persist_delay_ms: 1,
+  persist_every: 1,
   carried: { snapshot: null, persisted_version: 0, turns: [] },
 };
 const result: Required<SessionActorResult> = { reason: 'idle', version: 0 };

@@ -56,6 +56,11 @@ export class ActorState {
     return this.snapshot !== null && this.snapshot.version > this.persistedVersion;
   }
 
+  /** How many versions Postgres is behind. */
+  get versionsBehind(): number {
+    return this.snapshot ? this.snapshot.version - this.persistedVersion : 0;
+  }
+
   markPersisted(version: number): void {
     this.persistedVersion = Math.max(this.persistedVersion, version);
   }

@@ -17,6 +17,10 @@ export interface SessionActorInput {
   idle_timeout_ms?: number;
   continue_as_new_after?: number;
   remember_turn_ids?: number;
+  /** How long a change may wait to be coalesced before its snapshot is written to Postgres (0 = at once). */
+  persist_delay_ms?: number;
+  /** Write the snapshot without waiting once this many versions are unwritten. */
+  persist_every?: number;
   carried?: CarriedState;
 }
 

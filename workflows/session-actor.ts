@@ -6,6 +6,7 @@ import {
   condition,
   continueAsNew,
   currentUpdateInfo,
+  patched,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -54,7 +55,16 @@ const db = proxyLocalActivities<SessionActivities>({
   retry: { initialInterval: '100 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
 });
 
-const DEFAULTS = { idleTimeoutMs: 10 * 60 * 1000, continueAsNewAfter: 500, rememberTurnIds: 256 };
+const DEFAULTS = {
+  idleTimeoutMs: 10 * 60 * 1000,
+  continueAsNewAfter: 500,
+  rememberTurnIds: 256,
+  persistDelayMs: 1000,
+  persistEvery: 16,
+};
+
+/** Patch id of the delayed, coalesced snapshot write (older runs wrote in the answering task). */
+const DEBOUNCED_PERSIST = 'debounced-persist';
 
 const closingFailure = (): ApplicationFailure =>
   ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
@@ -64,6 +74,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   validateSessionId(sessionId);
   const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
   const continueAsNewAfter = input.continue_as_new_after ?? DEFAULTS.continueAsNewAfter;
+  const persistDelayMs = input.persist_delay_ms ?? DEFAULTS.persistDelayMs;
+  const persistEvery = input.persist_every ?? DEFAULTS.persistEvery;
   const state = new ActorState(
     sessionId,
     input.remember_turn_ids ?? DEFAULTS.rememberTurnIds,
@@ -263,8 +275,17 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
 
   for (;;) {
     await condition(() => dirty() || closing || wantsNewRun() || (idle && allHandlersFinished()));
-    const current = state.snapshot;
-    if (current && dirty()) {
+    if (dirty()) {
+      // Not in the workflow task that answers the command: a local activity holds that task open, so the answer
+      // would wait for Postgres (measured: applied p50 1.57x the Update floor with it, 1.27x without). Commands
+      // arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions are waiting.
+      // Runs recorded before this change replay without the wait (patched).
+      const flushNow = (): boolean =>
+        closing || wantsNewRun() || idle || !dirty() || state.versionsBehind >= persistEvery;
+      if (persistDelayMs > 0 && !flushNow() && patched(DEBOUNCED_PERSIST))
+        await condition(flushNow, persistDelayMs);
+      const current = state.snapshot;
+      if (!current || !dirty()) continue;
       // Changes that arrive while this write is in flight are coalesced into the next one.
       await db.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [
         current,

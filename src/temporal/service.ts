@@ -276,6 +276,8 @@ export class TemporalSessionService implements CommandCapableService {
       idle_timeout_ms: this.actor.idleTimeoutMs,
       continue_as_new_after: this.actor.continueAsNewAfter,
       remember_turn_ids: this.actor.rememberTurnIds,
+      persist_delay_ms: this.actor.persistDelayMs,
+      persist_every: this.actor.persistEvery,
     };
   }
 }
