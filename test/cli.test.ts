@@ -2,7 +2,7 @@
 // cleanup, each as text for people and as --json, configured the way operators do it (environment variables).
 import { buildProgram } from '../src/cli/main';
 import { SessionRecovery } from '../src/recovery';
-import { makeContext, uniqueIds } from './support/contract';
+import { eventually, makeContext, uniqueIds } from './support/contract';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
 import { testStack } from './support/stack';
 
@@ -45,6 +45,8 @@ describe('durable-sessions CLI', () => {
       await recovery.recoverSession(id, user);
       await recovery.appendTurn(id, `question ${i}`, `answer ${i}`, i === 0 ? 'memo' : 'schedule');
     }
+    // Lists read Postgres, which follows the actors within the persist delay.
+    await eventually(async () => expect(await h.service.listSessions(user, 10)).toHaveLength(live.length));
     const longAgo = Math.floor(Date.now() / 1000) - 90 * 86400;
     for (const id of old) await h.seed(makeContext(id, oldUser, { createdAt: longAgo, updatedAt: longAgo }));
   });

@@ -72,11 +72,14 @@ function payloadsOf(history: temporal.api.history.v1.IHistory): FoundPayload[] {
 }
 
 /**
- * Payloads that carry user data: not search attributes (indexed, never encrypted) and not the SDK core's own
- * local-activity marker bookkeeping (`details.data`: sequence number, attempt, activity type; its `result` is ours).
+ * Payloads that carry user data: not search attributes (indexed, never encrypted), not the SDK core's own
+ * local-activity marker bookkeeping (`details.data`: sequence number, attempt, activity type; its `result` is ours)
+ * and not patch markers (`details.patch-data`: the patch id, written by the SDK core without the codec).
  */
 const isUserData = (f: FoundPayload): boolean =>
-  !f.path.includes('searchAttributes') && !f.path.includes('markerRecordedEventAttributes.details.data');
+  !f.path.includes('searchAttributes') &&
+  !f.path.includes('markerRecordedEventAttributes.details.data') &&
+  !f.path.includes('markerRecordedEventAttributes.details.patch-data');
 
 const historyBytes = (history: temporal.api.history.v1.IHistory): Buffer =>
   Buffer.from(temporal.api.history.v1.History.encode(history).finish());

@@ -2,7 +2,7 @@
 // auth and scoping (another user's session is answered like a missing one), idempotency keys, limits, 429.
 import { MAX_MESSAGES_PER_SESSION } from '../src/types';
 import { ALICE, BOB, as, startHttpHarness, type HttpHarness } from './support/http-harness';
-import { uniqueIds } from './support/contract';
+import { eventually, uniqueIds } from './support/contract';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -101,11 +101,13 @@ describe('HTTP API', () => {
       metadata: { n: 1, a: 'x', b: 2 },
     });
 
-    res = await call('GET', `/v1/users/${ALICE}/sessions`, as('alice'));
-    expect(res.statusCode).toBe(200);
-    const listed = res.json().sessions.find((x: { session_id: string }) => x.session_id === id);
-    // Lists read Postgres snapshots; they may lag the actor briefly, so only the row's shape is asserted here.
-    expect(Object.keys(listed).sort()).toEqual(['agent_type', 'last_message', 'session_id', 'updated_at']);
+    // Lists read Postgres snapshots, which follow the actor within the persist delay: poll, then check the shape.
+    await eventually(async () => {
+      res = await call('GET', `/v1/users/${ALICE}/sessions`, as('alice'));
+      expect(res.statusCode).toBe(200);
+      const listed = res.json().sessions.find((x: { session_id: string }) => x.session_id === id);
+      expect(Object.keys(listed ?? {}).sort()).toEqual(['agent_type', 'last_message', 'session_id', 'updated_at']);
+    });
 
     res = await call('DELETE', `/v1/sessions/${id}`, as('alice'));
     expect(res.statusCode).toBe(204);
