@@ -5,7 +5,8 @@ import { loadConfig } from '../config';
 import { type Logger, createLogger } from '../logger';
 import { migrate } from '../postgres/migrate';
 import { createPool } from '../postgres/pool';
-import { Stack, connectToStack, startStack } from '../runtime/stack';
+import { connectToStack } from '../runtime/connect';
+import { Stack, startStack } from '../runtime/stack';
 import { resolveApiKeys } from '../http/auth';
 import { type RunningApi, startApi } from '../http/server';
 

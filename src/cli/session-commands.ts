@@ -7,7 +7,7 @@ import { loadConfig } from '../config';
 import { SessionNotFoundError } from '../errors';
 import { countExpired } from '../postgres/expired-count';
 import { SessionRecovery } from '../recovery';
-import { connectToStack, StackConnection } from '../runtime/stack';
+import { connectToStack, StackConnection } from '../runtime/connect';
 import { expiryCutoff, validateRetentionDays } from '../session-rules';
 import { ConversationContext, SessionPage, toWireContext, toWireSummary } from '../types';
 

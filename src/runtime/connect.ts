@@ -1,0 +1,78 @@
+// Connects to a running stack without starting anything: the CLI's client commands and `durable-sessions api`.
+// TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise what the embedded stack advertises in .data/stack.json.
+import fs from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import type pg from 'pg';
+import { AesGcmCodec, encryptingDataConverter, resolveCodecKeys } from '../codec';
+import type { Config } from '../config';
+import { createPool } from '../postgres/pool';
+import { TemporalSessionService } from '../temporal/service';
+import { type StackCodec, stackFile, uiOrigins } from './stack';
+
+export interface StackConnection {
+  client: Client;
+  pool: pg.Pool;
+  service: TemporalSessionService;
+  temporalAddress: string;
+  uiUrl?: string;
+  /** The codec (same keys as the stack's) and the UI settings, for an API started on this connection. */
+  codec?: StackCodec;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to a stack without starting one: TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise the embedded
+ * stack that `durable-sessions start` advertises in .data/stack.json. Used by the CLI's client commands.
+ */
+export async function connectToStack(config: Config): Promise<StackConnection> {
+  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string; codecEndpoint?: string } =
+    {};
+  if (!config.temporal.address || !config.databaseUrl) {
+    try {
+      advertised = JSON.parse(fs.readFileSync(stackFile(config), 'utf8')) as typeof advertised;
+    } catch {
+      throw new Error(
+        'no running stack found: start one with `npm start` (or set TEMPORAL_ADDRESS and DATABASE_URL)',
+      );
+    }
+  }
+  const temporalAddress = config.temporal.address ?? (advertised.temporalAddress as string);
+  const databaseUrl = config.databaseUrl ?? (advertised.databaseUrl as string);
+  // The embedded stack's key file when connecting to it; explicit keys for a configured Temporal.
+  const keys = resolveCodecKeys(
+    config.codec,
+    config.temporal.address ? undefined : { dataDir: config.dataDir, generate: false },
+  );
+  const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
+  const pool = createPool(databaseUrl, 4);
+  const connection = await Connection.connect({ address: temporalAddress });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: codec ? encryptingDataConverter(codec) : undefined,
+  });
+  const service = new TemporalSessionService({
+    client,
+    pool,
+    taskQueue: config.temporal.taskQueue,
+    actor: config.actor,
+  });
+  return {
+    client,
+    pool,
+    service,
+    temporalAddress,
+    uiUrl: advertised.uiUrl,
+    codec: codec && {
+      codec,
+      uiOrigins: uiOrigins(config, advertised.uiUrl),
+      // Not the embedded stack's own API: the UI points at that one, so this one asks for a key.
+      trustLoopbackUi: config.codec.trustLoopbackUi ?? false,
+      endpoint: advertised.codecEndpoint,
+    },
+    close: async () => {
+      await connection.close();
+      await pool.end();
+    },
+  };
+}
