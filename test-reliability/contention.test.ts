@@ -5,7 +5,7 @@ import { sessionWorkflowId, statusQuery } from '../workflows/messages';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { sleep } from '../src/runtime/process';
 import type { Api } from '../src/http/app';
-import { ALICE, bearer, startApi } from './support/api';
+import { ALICE, LoggedFailures, bearer, startApi } from './support/api';
 import { recordFixture } from './support/fixtures';
 import { report, sessionIds } from './support/load';
 import { Rig } from './support/rig';
@@ -16,9 +16,10 @@ const size = sizes.contention;
 describe('contention', () => {
   let rig: Rig;
   let app: Api;
+  const failures = new LoggedFailures();
   beforeAll(async () => {
     rig = await Rig.start('contention');
-    app = await startApi(rig, { maxInFlightWritesPerSession: size.maxInFlight });
+    app = await startApi(rig, { maxInFlightWritesPerSession: size.maxInFlight }, failures);
   });
   afterAll(async () => {
     await app?.close();
@@ -100,6 +101,7 @@ describe('contention', () => {
       actorVersion: status.version,
       postgresVersion: stored?.version,
       turnsPerSecond: Math.round(acked.length / seconds),
+      causesOf5xx: failures.causes.slice(0, 5),
       ackLatencyMs: {
         max: Math.max(...latencies),
         mean: Math.round(latencies.reduce((a, b) => a + b, 0) / latencies.length),

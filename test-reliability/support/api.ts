@@ -1,5 +1,7 @@
 // The HTTP API (buildApp) over a rig's service, for the contention and bad-input tests (driven by app.inject).
 // Keys: alice and bob act for one user each; service names the user per request; admin may run cleanup.
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import type { ApiConfig } from '../../src/config';
 import { type Api, buildApp } from '../../src/http/app';
 import { silentLogger } from '../../src/logger';
@@ -15,12 +17,34 @@ export const KEYS = {
   admin: 'rel-admin-key-0123456789abcdef',
 } as const;
 
-export async function startApi(rig: Rig, overrides: Partial<ApiConfig> = {}): Promise<Api> {
+/** Causes the API logged for answers nobody anticipated (5xx): the answer itself hides them. */
+export class LoggedFailures {
+  readonly causes: string[] = [];
+  readonly logger = pino(
+    { level: 'error' },
+    new Writable({
+      write: (chunk: Buffer, _enc, done) => {
+        const line = JSON.parse(chunk.toString()) as {
+          err?: { type?: string; message?: string };
+          msg?: string;
+        };
+        this.causes.push(`${line.err?.type ?? ''}: ${line.err?.message ?? line.msg ?? ''}`.slice(0, 400));
+        done();
+      },
+    }),
+  );
+}
+
+export async function startApi(
+  rig: Rig,
+  overrides: Partial<ApiConfig> = {},
+  failures?: LoggedFailures,
+): Promise<Api> {
   const app = await buildApp({
     service: rig.service,
     pool: rig.pool,
     client: rig.client,
-    logger: silentLogger,
+    logger: failures?.logger ?? silentLogger,
     metrics: new SessionMetrics({ processMetrics: false }),
     config: {
       host: '127.0.0.1',
