@@ -69,8 +69,9 @@ export function validateTurnId(turnId: unknown): asserts turnId is string {
 export function validateContent(field: string, content: unknown): asserts content is string {
   if (typeof content !== 'string') throw new ValidationError(field, 'must be a string');
   if (content.length === 0) throw new ValidationError(field, 'must not be empty');
-  // Postgres jsonb cannot store U+0000; refusing it here keeps a snapshot write from failing forever later.
-  if (content.includes('\u0000')) throw new ValidationError(field, 'must not contain the NUL character');
+  // Postgres jsonb cannot store U+0000 or a lone UTF-16 surrogate; refusing them here keeps a snapshot write
+  // from failing forever after the command was acknowledged.
+  if (!storableText(content)) throw new ValidationError(field, 'must be valid Unicode without the NUL character');
   if (utf8Length(content) > LIMITS.messageContentMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.messageContentMaxBytes} bytes`);
 }
@@ -95,7 +96,7 @@ export function validateMetadata(field: string, metadata: unknown): asserts meta
   } catch {
     throw new ValidationError(field, 'must be serialisable as JSON');
   }
-  if (containsNul(metadata)) throw new ValidationError(field, 'must not contain the NUL character');
+  if (!storableJson(metadata)) throw new ValidationError(field, 'must be valid Unicode without the NUL character');
   if (utf8Length(json) > LIMITS.metadataMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.metadataMaxBytes} bytes as JSON`);
 }
@@ -261,12 +262,19 @@ export function utf8Length(s: string): number {
   return bytes;
 }
 
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(containsNul);
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Text Postgres jsonb accepts: no NUL, no lone surrogate (well-formed UTF-16). */
+export function storableText(s: string): boolean {
+  return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+}
+
+function storableJson(value: unknown): boolean {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return value.every(storableJson);
   if (typeof value === 'object' && value !== null)
-    return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v));
-  return false;
+    return Object.entries(value).every(([k, v]) => storableText(k) && storableJson(v));
+  return true;
 }
 
 function isLowSurrogate(c: number): boolean {

@@ -8,8 +8,6 @@ module.exports = {
   roots: ['<rootDir>/test-reliability'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
-  // light-my-request (app.inject) requires the ESM-only `cookie`; the suite sends no cookies.
-  moduleNameMapper: { '^cookie$': '<rootDir>/test-reliability/support/cookie-stub.js' },
   globalSetup: '<rootDir>/test-reliability/support/global-setup.ts',
   globalTeardown: '<rootDir>/test-reliability/support/global-teardown.ts',
   testTimeout: 30 * 60 * 1000,

@@ -437,4 +437,11 @@ describe('rules found in review', () => {
     expect(() => validateMetadata('metadata', { ['k\u0000']: 1 })).toThrow(/NUL/);
     expect(() => validateMetadata('metadata', { k: 'a literal \\u0000 is fine' })).not.toThrow();
   });
+  test('lone surrogates cannot reach Postgres jsonb either; pairs are fine', () => {
+    expect(() => validateContent('content', 'a\ud800b')).toThrow(/Unicode/);
+    expect(() => validateContent('content', '\udc00')).toThrow(/Unicode/);
+    expect(() => validateMetadata('metadata', { k: ['x\ud800'] })).toThrow(/Unicode/);
+    expect(() => validateMetadata('metadata', { ['\udfff']: 1 })).toThrow(/Unicode/);
+    expect(() => validateContent('content', 'emoji 😀 ok')).not.toThrow();
+  });
 });

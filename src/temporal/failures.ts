@@ -2,13 +2,19 @@
 // Used by TemporalSessionService around every update, signal and query.
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
-import { QueryRejectedError, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  QueryRejectedError,
+  ServiceError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import {
   FAILURE_TYPES,
   SessionConflictError,
   SessionError,
   SessionNotFoundError,
   StorageError,
+  TooManyInFlightError,
   ValidationError,
 } from '../errors';
 import { ACTOR_BUSY, ACTOR_CLOSING } from '../../workflows/messages';
@@ -30,6 +36,9 @@ export function toSessionError(err: unknown, sessionId: string): Error {
         return new SessionConflictError(sessionId);
     }
   }
+  // A hot session: Temporal refused more in-flight updates or the call outlived its deadline. Nothing is lost
+  // (the turn id makes the retry safe); the caller should back off, which is a 429, not a storage failure.
+  if (isOverloaded(err)) return new TooManyInFlightError(sessionId, 1000);
   return new StorageError(`session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
@@ -54,6 +63,20 @@ export function isActorBusy(err: unknown): boolean {
 
 export function isQueryOnClosedActor(err: unknown): boolean {
   return err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError;
+}
+
+const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+function isOverloaded(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 5; depth++) {
+    if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === GRPC_DEADLINE_EXCEEDED || code === GRPC_RESOURCE_EXHAUSTED) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
 }
 
 function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
