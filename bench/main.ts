@@ -44,12 +44,13 @@ const DEFAULTS: Sizes = {
   sqliteDurationMs: 3_000,
 };
 
+// One round of everything (medians of one round): quick mode only proves every workload still runs.
 const QUICK: Sizes = {
-  rounds: 2,
+  rounds: 1,
   turns: 20,
   rywTurns: 10,
-  sessions: 40,
-  clients: 32,
+  sessions: 16,
+  clients: 8,
   durationMs: 1_000,
   contentionWriters: 50,
   contentionWritesEach: 1,
@@ -80,7 +81,6 @@ async function main(): Promise<void> {
     .option('--memory-sessions <n>', 'cached actors for the worker-memory workload', int)
     .option('--rounds <n>', 'rounds per workload (figures are medians of rounds)', int)
     .option('--duration <ms>', 'duration of each sustained-throughput series', int)
-    .option('--variants', 'also measure the prototype persist strategies of the actor (bench/workflows/session-actor-variant.ts)')
     .option('--only <list>', `comma-separated subset of: ${WORKLOADS.join(',')}`)
     .option('--cleanup-timeout <s>', 'stop the product cleanup after this many seconds', int, 120)
     .option('--no-progress', 'no progress bars')
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   program.parse();
   const o = program.opts<{
     quick?: boolean; sessions?: number; turns?: number; rows?: number; cleanupRows?: number; memorySessions?: number;
-    rounds?: number; duration?: number; only?: string; variants?: boolean; cleanupTimeout: number; progress: boolean; out?: string;
+    rounds?: number; duration?: number; only?: string; cleanupTimeout: number; progress: boolean; out?: string;
   }>();
   const sizes: Sizes = { ...(o.quick ? QUICK : DEFAULTS) };
   if (o.sessions) sizes.sessions = o.sessions;
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   if (o.rounds) sizes.rounds = o.rounds;
   if (o.duration) sizes.durationMs = o.duration;
   const only = new Set<Workload>(
-    o.only ? (o.only.split(',').map((s) => s.trim()) as Workload[]) : WORKLOADS.filter((w) => w !== 'variants' || o.variants),
+    o.only ? (o.only.split(',').map((s) => s.trim()) as Workload[]) : WORKLOADS,
   );
   for (const w of only) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
 
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     versions: { temporalCli: '', postgres: '' },
     settings: { sqlite: SQLITE_LABELS['wal-full'], sizes },
     failures: {},
+    workloadSeconds: {},
   };
 
   const out = o.out ?? path.join(__dirname, 'results', `${results.startedAt.replace(/[:.]/g, '-')}.json`);
@@ -144,10 +145,12 @@ async function main(): Promise<void> {
     progress.log('starting the benchmark stack (temp dir, embedded Postgres, Temporal dev server, workers)…');
     base = await startBase((m) => progress.log(m));
     results.versions = { temporalCli: base.cliVersion, postgres: base.postgresVersion };
-    target = await startTarget(base, 'wal-full', sizes.sessions * 4 + 500);
+    target = await startTarget(base, 'wal-full', sizes.sessions * 8 + 500);
+    results.workloadSeconds.startup = (Date.now() - started) / 1000;
     const ctx = makeContext(base, target, sizes, progress, runId);
     const step = async <T>(name: Workload, fn: () => Promise<T>): Promise<T | undefined> => {
       if (!only.has(name) || interrupted) return undefined;
+      const t0 = Date.now();
       try {
         return await fn();
       } catch (err) {
@@ -155,6 +158,8 @@ async function main(): Promise<void> {
         results.failures[name] = String((err as Error)?.stack ?? err);
         progress.log(`workload ${name} failed: ${(err as Error)?.message ?? err}`);
         return undefined;
+      } finally {
+        results.workloadSeconds[name] = (Date.now() - t0) / 1000;
       }
     };
     results.latency = await step('latency', () => runLatency(ctx));

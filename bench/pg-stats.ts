@@ -1,21 +1,34 @@
-// Postgres-side counters of the benchmark: rows written to conversation_context, and snapshot lag sampling.
+// Postgres-side counters of the benchmark: snapshot rows the actor wrote, and snapshot lag sampling.
 // Used by the throughput workload (snapshot writes per turn at saturation, lag p99).
 import type pg from 'pg';
 import { nowMs, sleep } from './stats';
 
 /**
- * n_tup_ins + n_tup_upd of conversation_context. Backends flush their counters at most once a second while
- * busy, so callers settle first (settleMs) to read every write of the phase before.
+ * Rows the actor's snapshot upsert wrote in this database (pg_stat_statements `rows` of the upsert, which skips
+ * stale versions). pg_stat_statements records a statement when it ends, so no settling is needed. Without the
+ * extension it falls back to n_tup_ins + n_tup_upd of conversation_context, which backends flush at most once a
+ * second while busy (and up to 10 s later when they then go idle), after a settle.
  */
 export async function snapshotRowWrites(pool: pg.Pool, settleMs = 1_500): Promise<number> {
-  await sleep(settleMs);
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_stat_clear_snapshot()');
-    const r = await client.query<{ writes: string }>(
-      `SELECT (n_tup_ins + n_tup_upd)::text AS writes FROM pg_stat_user_tables WHERE relname = 'conversation_context'`,
-    );
-    return Number(r.rows[0]?.writes ?? 0);
+    try {
+      const r = await client.query<{ writes: string }>(
+        `SELECT coalesce(sum(s.rows), 0)::text AS writes
+         FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+         WHERE d.datname = current_database()
+           AND s.query LIKE '%INSERT INTO conversation_context AS c%'
+           AND s.query LIKE '%c.version < EXCLUDED.version%'`,
+      );
+      return Number(r.rows[0]?.writes ?? 0);
+    } catch {
+      await sleep(settleMs);
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const r = await client.query<{ writes: string }>(
+        `SELECT (n_tup_ins + n_tup_upd)::text AS writes FROM pg_stat_user_tables WHERE relname = 'conversation_context'`,
+      );
+      return Number(r.rows[0]?.writes ?? 0);
+    }
   } finally {
     client.release();
   }

@@ -31,8 +31,10 @@ export interface Results {
   cleanup?: CleanupResult;
   memory?: MemoryResult;
   sqlite?: SqliteRow[];
-  /** Prototype persist strategies (only with --variants). */
+  /** The product actor under several persist configs (persistDelayMs / persistEvery), sharing floors. */
   variants?: VariantResult[];
   /** Workloads that threw, with the message (the rest still ran). */
   failures: Record<string, string>;
+  /** Wall time of the stack's start-up and of each workload. */
+  workloadSeconds: Record<string, number>;
 }

@@ -19,7 +19,7 @@ import { installTemporalRuntime } from '../src/runtime/stack';
 import { resolveTemporalCli, temporalCliVersion } from '../src/runtime/temporal-cli';
 import { TemporalSessionService } from '../src/temporal/service';
 import type { ActorConfig } from '../src/config';
-import { startWorkerProcess, WorkerHandle } from './workers';
+import { forkWorkerProcess, WorkerHandle } from './workers';
 
 export type SqliteSetting = 'default' | 'wal-full' | 'wal-normal';
 
@@ -62,7 +62,15 @@ export async function startBase(log: (m: string) => void): Promise<BenchBase> {
       temporalCliVersion(cliPath),
     ]);
     postgres = pgStarted;
-    const admin = createPool(postgres.url, 1);
+    // pg_stat_statements counts each statement's rows when it ends, so snapshot writes per turn are exact at
+    // once (pg_stat_user_tables may hold a busy backend's counts back for up to 10 s). It needs a restart.
+    let admin = createPool(postgres.url, 1);
+    await admin.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+    await admin.end();
+    await postgres.stop();
+    postgres = undefined;
+    postgres = await startEmbeddedPostgres({ dataDir: path.join(tempDir, 'pg') });
+    admin = createPool(postgres.url, 1);
     const postgresVersion = String((await admin.query('SHOW server_version')).rows[0].server_version);
     await admin.end();
     const pgHandle = postgres;
@@ -101,9 +109,8 @@ export interface Target {
   databaseUrl: string;
   actorTaskQueue: string;
   floorTaskQueue: string;
-  variantTaskQueue: string;
   service: TemporalSessionService;
-  /** A service on the same task queue whose actors idle out after `idleTimeoutMs` (cold rehydrate). */
+  /** A service on the same task queue whose actors run with another config (it travels in the workflow input). */
   serviceWith(actor: Partial<ActorConfig>): TemporalSessionService;
   worker: WorkerHandle;
   serverPid: number;
@@ -120,20 +127,22 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
     while (stops.length) await (stops.pop() as () => Promise<void>)().catch(() => undefined);
   };
   try {
+    const forked = forkWorkerProcess(); // loads while the server starts
+    stops.push(() => forked.stop());
     const server = await startServer(base.cliPath, setting, path.join(dir, 'temporal.db'), path.join(dir, 'temporal.log'));
     stops.push(() => server.stop());
     const databaseUrl = await createDatabase(base.postgres.url, `bench_${n}_${setting.replace('-', '_')}`);
     const pool = createPool(databaseUrl, 20, { applicationName: 'bench-client' });
     stops.push(() => pool.end());
     await migrate(pool);
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
     installTemporalRuntime();
     const connection = await Connection.connect({ address: server.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: NAMESPACE });
     const actorTaskQueue = `bench-actor-${n}`;
     const floorTaskQueue = `bench-floor-${n}`;
-    const variantTaskQueue = `bench-variant-${n}`;
-    const worker = await startWorkerProcess({
+    const worker = await forked.configure({
       temporalAddress: server.address,
       namespace: NAMESPACE,
       databaseUrl,
@@ -141,10 +150,9 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
       actorTaskQueue,
       floorBundle: base.floorBundle,
       floorTaskQueue,
-      variantTaskQueue,
       maxCachedWorkflows,
     });
-    stops.push(() => worker.stop());
+    stops.push(() => worker.stop()); // first to stop: before the server it polls
     const serviceWith = (actor: Partial<ActorConfig>) =>
       new TemporalSessionService({ client, pool, taskQueue: actorTaskQueue, actor });
     return {
@@ -155,7 +163,6 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
       databaseUrl,
       actorTaskQueue,
       floorTaskQueue,
-      variantTaskQueue,
       service: serviceWith({}),
       serviceWith,
       worker,

@@ -1,8 +1,7 @@
-// The benchmark's worker process: the session actor worker, the no-op floor worker and the prototype variant's
-// worker, away from the client load.
-// Forked by bench/workers.ts; it answers memory readings and stops on request over the IPC channel.
+// The benchmark's worker process: the session actor worker (every actor config: it travels in the workflow
+// input) and the no-op floor worker, away from the client load.
+// Forked by bench/workers.ts; it receives its config, answers memory readings and stops on request over IPC.
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createSessionActivities } from '../activities';
 import { createPool } from '../src/postgres/pool';
 import { installTemporalRuntime } from '../src/runtime/stack';
 import { createSessionWorker } from '../src/temporal/worker';
@@ -17,13 +16,12 @@ export interface WorkerProcessConfig {
   /** The no-op floor workflow (`bench/workflows/index.ts`); omitted for actor-only workers. */
   floorBundle?: string;
   floorTaskQueue?: string;
-  /** The prototype actor variant (same bundle as the floor) with the session activities. */
-  variantTaskQueue?: string;
   maxCachedWorkflows?: number;
 }
 
-export type ToWorker = { type: 'memory'; id: number } | { type: 'stop' };
+export type ToWorker = { type: 'config'; config: WorkerProcessConfig } | { type: 'memory'; id: number } | { type: 'stop' };
 export type FromWorker =
+  | { type: 'loaded' }
   | { type: 'ready' }
   | { type: 'memory'; id: number; rss: number; heapUsed: number; external: number }
   | { type: 'error'; message: string };
@@ -32,8 +30,26 @@ function send(message: FromWorker): void {
   process.send?.(message);
 }
 
+/** The process is forked early (loading the SDK and the product's modules takes seconds); the config follows. */
+function configured(): Promise<WorkerProcessConfig> {
+  return new Promise((resolve) => {
+    const orphaned = (): never => process.exit(0);
+    const early = (message: ToWorker): void => {
+      if (message.type === 'config') {
+        process.off('message', early);
+        process.off('disconnect', orphaned);
+        resolve(message.config);
+      }
+      if (message.type === 'stop') process.exit(0);
+    };
+    process.on('message', early);
+    process.on('disconnect', orphaned);
+    send({ type: 'loaded' });
+  });
+}
+
 async function main(): Promise<void> {
-  const config = JSON.parse(process.env.BENCH_WORKER_CONFIG ?? '{}') as WorkerProcessConfig;
+  const config = await configured();
   installTemporalRuntime();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const pool = createPool(config.databaseUrl, 20, { applicationName: 'bench-worker' });
@@ -48,12 +64,16 @@ async function main(): Promise<void> {
       tuning,
     }),
   ];
-  // The bench bundle serves two queues: the floor (no activities) and the variant actor (the session activities).
-  const benchWorker = (codePath: string, taskQueue: string, activities?: object) =>
-    Worker.create({ connection, namespace: config.namespace, taskQueue, workflowBundle: { codePath }, activities, ...tuning });
-  if (config.floorBundle && config.floorTaskQueue) workers.push(await benchWorker(config.floorBundle, config.floorTaskQueue));
-  if (config.floorBundle && config.variantTaskQueue) {
-    workers.push(await benchWorker(config.floorBundle, config.variantTaskQueue, createSessionActivities(pool)));
+  if (config.floorBundle && config.floorTaskQueue) {
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: config.namespace,
+        taskQueue: config.floorTaskQueue,
+        workflowBundle: { codePath: config.floorBundle },
+        ...tuning,
+      }),
+    );
   }
   const running = Promise.all(workers.map((w) => w.run()));
   let stopping = false;

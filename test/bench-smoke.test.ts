@@ -29,7 +29,7 @@ maybe(
       if (code !== 0) throw new Error(`bench exited with ${code}\n${stdout}\n${stderr.slice(-4000)}`);
       const results = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown> & { failures: object };
       expect(results.failures).toEqual({});
-      for (const key of ['latency', 'throughput', 'history', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite']) {
+      for (const key of ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite']) {
         expect(results[key]).toBeDefined();
       }
       expect(stdout).toContain('| workload |');

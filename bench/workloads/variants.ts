@@ -1,51 +1,61 @@
-// Prototype persist strategies of the actor (bench/workflows/session-actor-variant.ts), measured like the product:
-// 1-client latency against the floors, sustained throughput with snapshot writes and lag, history events per turn.
-import { variantDriver } from '../actor-driver';
+// Persist strategies of the product actor, side by side: the real `sessionActor` driven through
+// TemporalSessionService with different actor configs (they travel in the workflow input, so the one worker
+// serves them all), sharing the floor series of each round. Measured like the product: 1-client latency against
+// the floors, sustained throughput with snapshot writes and lag, history events per turn.
+import type { ActorConfig } from '../../src/config';
+import { sessionWorkflowId } from '../../workflows/messages';
+import { productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
-import type { VariantInput } from '../workflows/session-actor-variant';
 import { readHistories, HistoryGroup } from './history';
-import { LatencyResult, runLatency } from './latency';
-import { runThroughput, ThroughputResult } from './throughput';
+import { LatencyResult, measureLatency } from './latency';
+import { measureThroughput, ThroughputResult } from './throughput';
 
 export interface VariantResult {
+  key: string;
   label: string;
-  input: Omit<VariantInput, 'session_id'>;
+  actor: Partial<ActorConfig>;
   latency: LatencyResult;
   throughput: ThroughputResult;
   history: { appliedSequential: HistoryGroup; durableSequential: HistoryGroup; appliedSaturated: HistoryGroup; durableSaturated: HistoryGroup };
 }
 
-export const VARIANTS: { tag: string; label: string; input: Omit<VariantInput, 'session_id'> }[] = [
-  { tag: 'vdelay', label: 'variant: local activity after a 1 s delay', input: { persist_with: 'local', persist_delay_ms: 1_000 } },
-  {
-    tag: 'vbatch',
-    label: 'variant: local activity every 4 turns or after 5 s',
-    input: { persist_with: 'local', persist_delay_ms: 5_000, persist_every: 4 },
-  },
-  { tag: 'vact', label: 'variant: regular activity, no delay', input: { persist_with: 'activity' } },
+export const VARIANTS: { key: string; label: string; actor: Partial<ActorConfig> }[] = [
+  { key: 'now', label: 'write in the answering task (persistDelayMs 0, the earlier design)', actor: { persistDelayMs: 0 } },
+  { key: 'd1s', label: 'write after ≤ 1 s or 16 versions (the defaults)', actor: {} },
+  { key: 'd5s', label: 'write after ≤ 5 s or 4 versions', actor: { persistDelayMs: 5_000, persistEvery: 4 } },
 ];
 
 export async function runVariants(ctx: BenchContext): Promise<VariantResult[]> {
+  const drivers = VARIANTS.map((v) => productDriver(ctx.target.serviceWith(v.actor), v));
+  // Smaller than the product's workloads so that the default run stays near its budget; every config shares the
+  // floor series of each round.
+  const rounds = Math.min(2, ctx.sizes.rounds);
+  const latencies = await measureLatency(ctx, drivers, {
+    tag: 'vlat',
+    turns: Math.ceil(ctx.sizes.turns / 2),
+    rywTurns: Math.ceil(ctx.sizes.rywTurns / 2),
+    rounds,
+  });
+  const throughputs = await measureThroughput(ctx, drivers, { tag: 'vtp', durationMs: Math.ceil(ctx.sizes.durationMs * 0.6), rounds });
+  const c = ctx.target.client;
   const out: VariantResult[] = [];
-  for (const v of VARIANTS) {
-    const driver = variantDriver(ctx.target.client, ctx.target.variantTaskQueue, v.input, v.label);
-    // Smaller than the product's workloads so that --variants stays a few minutes; the floors are re-measured alongside.
-    const latency = await runLatency(ctx, { driver, tag: v.tag, turns: Math.ceil(ctx.sizes.turns / 2), rounds: Math.min(2, ctx.sizes.rounds) });
-    const throughput = await runThroughput(ctx, { driver, tag: `${v.tag}tp`, durationMs: Math.ceil(ctx.sizes.durationMs * 0.6), rounds: Math.min(2, ctx.sizes.rounds) });
-    const c = ctx.target.client;
-    const wf = (id: string) => `session/${id}`;
+  ctx.progress.step('variants: reading histories', VARIANTS.length);
+  for (const [k, v] of VARIANTS.entries()) {
+    const latency = latencies[k];
+    const throughput = throughputs[k];
     out.push({
-      label: v.label,
-      input: v.input,
+      ...v,
       latency,
       throughput,
       history: {
-        appliedSequential: await readHistories(c, [wf(latency.sessions.applied)], 'update'),
-        durableSequential: await readHistories(c, [wf(latency.sessions.durable)], 'signal'),
+        appliedSequential: await readHistories(c, [sessionWorkflowId(latency.sessions.applied)], 'update'),
+        durableSequential: await readHistories(c, [sessionWorkflowId(latency.sessions.durable)], 'signal'),
         appliedSaturated: await readHistories(c, throughput.sample.applied, 'update'),
         durableSaturated: await readHistories(c, throughput.sample.durable, 'signal'),
       },
     });
+    ctx.progress.tick();
   }
+  ctx.progress.done();
   return out;
 }
