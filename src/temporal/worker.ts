@@ -52,9 +52,6 @@ export async function createSessionWorker(options: SessionWorkerOptions): Promis
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),
     activities: createActivities({ pool: options.pool, client, observer: options.metrics }),
-    // After a worker dies, its actors' next tasks wait on its sticky queue this long before any worker may take
-    // them (default 10 s: applied writes stalled 7.5-10 s in the worker-crash test).
-    stickyQueueScheduleToStartTimeout: '3 seconds',
     ...options.tuning,
   });
 }
