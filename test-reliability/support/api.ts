@@ -6,6 +6,7 @@ import type { ApiConfig } from '../../src/config';
 import { type Api, buildApp } from '../../src/http/app';
 import { silentLogger } from '../../src/logger';
 import { SessionMetrics } from '../../src/metrics';
+import { apiConfig } from '../../test/support/http-harness';
 import type { Rig } from './rig';
 
 export const ALICE = 5101;
@@ -46,20 +47,15 @@ export async function startApi(
     client: rig.client,
     logger: failures?.logger ?? silentLogger,
     metrics: new SessionMetrics({ processMetrics: false }),
-    config: {
-      host: '127.0.0.1',
-      port: 0,
+    config: apiConfig({
       keys: [
         { key: KEYS.alice, role: { kind: 'user', userId: ALICE } },
         { key: KEYS.bob, role: { kind: 'user', userId: BOB } },
         { key: KEYS.service, role: { kind: 'service' } },
         { key: KEYS.admin, role: { kind: 'admin' } },
       ],
-      bodyLimitBytes: 1024 * 1024,
-      maxInFlightWritesPerSession: 32,
-      retryAfterSeconds: 1,
       ...overrides,
-    },
+    }),
   });
   await app.ready();
   return app;
