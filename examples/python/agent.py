@@ -109,4 +109,9 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    code = asyncio.run(main())
+    # The SDK's native runtime threads can abort interpreter finalisation ("PyGILState_Release … finalizing",
+    # seen in CI); the work is done and printed, so leave without finalising.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
