@@ -1,12 +1,17 @@
 // The session actor on a real dev server and Postgres: concurrency, idempotency, continue-as-new,
 // idle completion and rehydration, snapshot convergence, the durable path, and bad input at the actor.
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { SessionNotFoundError, ValidationError } from '../src/errors';
+import { temporal } from '@temporalio/proto';
+import { SessionNotFoundError, TooManyInFlightError, ValidationError } from '../src/errors';
+import { SIGNALS_PER_RUN } from '../src/runtime/dev-server';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { SessionRecovery } from '../src/recovery';
 import { appendMessageUpdate, sessionWorkflowId, statusQuery } from '../workflows/messages';
 import { eventually, makeContext, uniqueIds } from './support/contract';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
+
+const EventType = temporal.api.enums.v1.EventType;
+type EventType = temporal.api.enums.v1.EventType;
 
 async function runIdsOf(h: TemporalHarness, sessionId: string): Promise<string[]> {
   const runs: string[] = [];
@@ -93,21 +98,31 @@ describe('session actor', () => {
     expect(ctx?.agentType).toBe('assistant');
     await h.service.submitTurn(id, 'q1', 'a1', { turnId });
     expect((await h.service.loadContext(id))?.messages).toHaveLength(2);
-    expect(await h.service.turnStatus(id, turnId)).toEqual({ status: 'applied', version: expect.any(Number) });
+    expect(await h.service.turnStatus(id, turnId)).toEqual({
+      status: 'applied',
+      version: expect.any(Number),
+    });
   });
 
   test('a durable turn to a missing session without a user is recorded as rejected, not applied', async () => {
     const id = ids.sessionId();
     const turnId = await h.service.submitTurn(id, 'q', 'a');
-    expect(await h.service.turnStatus(id, turnId)).toMatchObject({ status: 'rejected', code: 'session_not_found' });
+    expect(await h.service.turnStatus(id, turnId)).toMatchObject({
+      status: 'rejected',
+      code: 'session_not_found',
+    });
     expect(await h.service.loadContext(id)).toBeNull();
   });
 
   test('bad durable turns are refused before they are sent', async () => {
     const id = ids.sessionId();
     await expect(h.service.submitTurn(id, '', 'a', { userId: 1 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(h.service.submitTurn('bad id!', 'q', 'a', { userId: 1 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(h.service.submitTurn(id, 'q', 'a', { userId: 2 ** 31 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(h.service.submitTurn('bad id!', 'q', 'a', { userId: 1 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(h.service.submitTurn(id, 'q', 'a', { userId: 2 ** 31 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
   });
 
   test('the actor rejects a malformed update in its validator and changes nothing', async () => {
@@ -115,7 +130,12 @@ describe('session actor', () => {
     await recovery.recoverSession(id, ids.userId());
     const before = await h.client.workflow.getHandle(sessionWorkflowId(id)).query(statusQuery);
     const raw = h.client.workflow.getHandle(sessionWorkflowId(id));
-    for (const bad of [{ role: 'robot', content: 'x' }, { role: 'user', content: '' }, { role: 'user' }, null]) {
+    for (const bad of [
+      { role: 'robot', content: 'x' },
+      { role: 'user', content: '' },
+      { role: 'user' },
+      null,
+    ]) {
       await expect(raw.executeUpdate(appendMessageUpdate, { args: [bad as never] })).rejects.toBeInstanceOf(
         WorkflowUpdateFailedError,
       );
@@ -195,5 +215,72 @@ describe('session actor lifecycle', () => {
     }
     const ctx = await h.service.loadContext(id);
     expect(Object.keys(ctx?.metadata ?? {})).toHaveLength(acknowledged);
+  });
+});
+
+describe('durable turn backlog', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('actor_backlog', { idleTimeoutMs: 60_000, continueAsNewAfter: 500 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  // Regression (RELIABILITY.md, bug 3): turns acknowledged while no worker ran reach the actor in ONE activation.
+  // At ~1 ms per turn (async handler) a large backlog outlasted the SDK's 5 s deadlock limit and aborted the worker
+  // process, again on every restart. The run's signal limit bounds the backlog; the handler applies it cheaply.
+  test("a full run's backlog of durable turns is applied in one task; past the limit turns are refused as 429", async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    await h.stopWorker();
+    const turnIds: string[] = [];
+    const send = async (i: number): Promise<void> => {
+      turnIds[i] = await h.service.submitTurn(id, `q${i}`, `a${i}`);
+    };
+    const lanes = 16;
+    await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        for (let i = lane; i < SIGNALS_PER_RUN; i += lanes) await send(i);
+      }),
+    );
+    // The run holds as many signals as Temporal lets it: the next durable turn is refused, typed and retryable.
+    const refused = await h.service.submitTurn(id, 'one', 'too many').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TooManyInFlightError);
+
+    await h.startWorker();
+    const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
+    // Every turn applied once: recoverSession made version 1, each turn one more.
+    expect(await handle.query(statusQuery)).toMatchObject({ version: 1 + SIGNALS_PER_RUN });
+    const ctx = await h.service.loadContext(id);
+    expect(ctx?.messages).toHaveLength(20);
+    // The window holds ten whole turns (user then assistant of the same turn), in the order Temporal received them.
+    for (let k = 0; k < 20; k += 2) {
+      const turn = ctx?.messages[k].content.slice(1);
+      expect([ctx?.messages[k].content, ctx?.messages[k + 1].content]).toEqual([`q${turn}`, `a${turn}`]);
+    }
+    // The run continues-as-new (500 commands), so durable turns are accepted again.
+    await eventually(async () => {
+      await h.service.submitTurn(id, 'after', 'backlog');
+    }, 30_000);
+    expect((await h.service.loadContext(id))?.messages.slice(-2).map((m) => m.content)).toEqual([
+      'after',
+      'backlog',
+    ]);
+    // No workflow task failed or timed out in any run: the backlog did not outlast the deadlock limit.
+    const bad = new Set([
+      EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+      EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    ]);
+    const runs = await runIdsOf(h, id);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const runId of runs) {
+      const history = await h.client.workflow.getHandle(sessionWorkflowId(id), runId).fetchHistory();
+      expect((history.events ?? []).filter((e) => bad.has(e.eventType as EventType))).toEqual([]);
+    }
   });
 });

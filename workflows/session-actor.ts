@@ -42,6 +42,7 @@ import {
   recoverSessionUpdate,
   saveContextUpdate,
   statusQuery,
+  TurnSignalArgs,
   turnSignal,
   turnStatusQuery,
   updateMetadataUpdate,
@@ -65,6 +66,8 @@ const DEFAULTS = {
 
 /** Patch id of the delayed, coalesced snapshot write (older runs wrote in the answering task). */
 const DEBOUNCED_PERSIST = 'debounced-persist';
+/** Patch id of continue-as-new carrying unsaved changes (older runs waited for a quiet moment to persist first). */
+const CARRY_UNSAVED = 'carry-unsaved';
 
 const closingFailure = (): ApplicationFailure =>
   ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
@@ -87,7 +90,6 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   let exclusive = false; // held by delete/expire while their activity runs
   let closing = false;
   let endReason: SessionActorResult['reason'] = 'idle';
-  let pendingTurns = 0; // durable turns received but not yet applied
   let indexed = { userId: NaN, agentType: '\u0000' };
 
   /** Search attributes (no message text) and the UI's current details follow the state. */
@@ -160,13 +162,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
 
   // Durable turns: acknowledged by Temporal on receipt, so nothing may throw here; a turn that breaks the
   // rules is recorded as rejected (visible through turnStatus), never applied.
-  setHandler(turnSignal, async (args) => {
+  const applyTurn = (args: TurnSignalArgs): void => {
     const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
     if (turnId && state.turnOutcome(turnId)) return;
-    pendingTurns++;
     try {
-      await condition(() => hydrated && !exclusive);
-      if (turnId && state.turnOutcome(turnId)) return;
       validateTurnId(turnId);
       const command = wireCommands.appendTurn(args);
       validateCommand(command);
@@ -179,9 +178,21 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     } catch (err) {
       const e = err instanceof SessionError ? err : new SessionError('internal', String(err));
       if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
-    } finally {
-      pendingTurns--;
     }
+  };
+  // Turns that arrive before the state is loaded or while delete/expire holds the actor wait here, in order.
+  const waitingTurns: TurnSignalArgs[] = [];
+  const applyWaitingTurns = (): void => {
+    while (waitingTurns.length > 0 && hydrated && !exclusive)
+      applyTurn(waitingTurns.shift() as TurnSignalArgs);
+  };
+  // Synchronous on purpose: a worker that was away (crash, Postgres outage holding the task) gets every turn
+  // acknowledged meanwhile in ONE activation - up to the server's 10,000 signals per run - and each promise a
+  // handler creates costs the SDK a stack-trace capture. An async handler made that ~1 ms per turn, past the
+  // 5 s deadlock limit, which aborted the worker thread (RELIABILITY.md, bug 3).
+  setHandler(turnSignal, (args) => {
+    if (hydrated && !exclusive && waitingTurns.length === 0) applyTurn(args);
+    else waitingTurns.push(args);
   });
 
   // Delete and expire hold the actor exclusively while Postgres is changed, so no command interleaves.
@@ -201,6 +212,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       return done;
     } finally {
       exclusive = false;
+      applyWaitingTurns();
     }
   };
   setHandler(deleteSessionUpdate, async () => {
@@ -224,7 +236,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
   // the client asks again.
   const loaded = () => {
-    if (!hydrated || pendingTurns > 0) throw new Error(ACTOR_BUSY);
+    if (!hydrated || waitingTurns.length > 0) throw new Error(ACTOR_BUSY);
     return state.snapshot;
   };
   setHandler(contextQuery, () => {
@@ -254,6 +266,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   }
   hydrated = true;
   describe();
+  applyWaitingTurns();
 
   // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on.
   let idle = false;
@@ -275,7 +288,11 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
 
   for (;;) {
     await condition(() => dirty() || closing || wantsNewRun() || (idle && allHandlersFinished()));
-    if (dirty()) {
+    // A run due to continue-as-new hands unsaved changes to the next run (they travel in its input) instead of
+    // persisting first: under a steady stream of writes one is always waiting, so the run kept growing (measured:
+    // ~1,200 commands per run at 240 durable turns/s) towards Temporal's limit of signals per run.
+    const carryUnsaved = !closing && wantsNewRun() && patched(CARRY_UNSAVED);
+    if (dirty() && !carryUnsaved) {
       // Not in the workflow task that answers the command: a local activity holds that task open, so the answer
       // would wait for Postgres (measured: applied p50 1.57x the Update floor with it, 1.27x without). Commands
       // arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions are waiting.
@@ -298,8 +315,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       return { reason: endReason, version: 0 };
     }
     if (wantsNewRun()) {
-      await condition(() => allHandlersFinished() && !dirty());
-      if (dirty()) continue;
+      await condition(() => allHandlersFinished() && (carryUnsaved || !dirty()));
+      if (closing || (!carryUnsaved && dirty())) continue;
       return continueAsNew<typeof sessionActor>({ ...input, carried: state.carry() });
     }
     // Idle: complete, unless a command slipped in while the watcher's last timer ran.

@@ -15,6 +15,9 @@ export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword' | 'Int'>> = {
   AgentType: 'Keyword',
 };
 
+/** Signals (durable turns) one actor run accepts; see `history.maximumSignalsPerExecution` below. */
+export const SIGNALS_PER_RUN = 2000;
+
 /** Dynamic config the product relies on (updates, update-with-start, eager start). */
 export const DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   'frontend.enableUpdateWorkflowExecution': true,
@@ -29,6 +32,13 @@ export const DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   // clients back off: 50 concurrent writers on one session took 4.0 s instead of 0.24 s. A session's writes are
   // applied one at a time either way; this only lets them queue inside Temporal instead of in client retries.
   'history.maxInFlightUpdates': 200,
+  // Durable turns are signals, and Temporal acknowledges a signal whether or not a worker is there to run it: a
+  // worker that was away (crashed, or its task held by a Postgres outage) gets every turn received meanwhile in
+  // one activation. The SDK spends ~0.6 ms of workflow-thread time per signal (measured), so the server default of
+  // 10,000 signals per run could exceed the worker's 5 s deadlock limit, which aborts the worker process
+  // (RELIABILITY.md, bug 3). 2,000 - Temporal's limit for updates per run too - bounds that activation to ~1.2 s;
+  // past it a durable turn is refused as too_many_in_flight (429) until the actor continues-as-new.
+  'history.maximumSignalsPerExecution': SIGNALS_PER_RUN,
 };
 
 export interface DevServerOptions {
@@ -84,11 +94,16 @@ export function devServerArgs(o: {
   if (o.dbFile) args.push('--db-filename', o.dbFile);
   // Accepted for the in-memory store as well; WAL is what makes the SQLite store fast.
   args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', `synchronous=${o.sqliteSynchronous}`);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
   if (o.namespace !== 'default') args.push('--namespace', o.namespace);
   if (o.codecEndpoint && o.uiPort !== null) args.push('--ui-codec-endpoint', o.codecEndpoint);
-  const dyn: Record<string, string | number | boolean> = { ...DYNAMIC_CONFIG, ...(o.extraDynamicConfig ?? {}) };
-  for (const [key, value] of Object.entries(dyn)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  const dyn: Record<string, string | number | boolean> = {
+    ...DYNAMIC_CONFIG,
+    ...(o.extraDynamicConfig ?? {}),
+  };
+  for (const [key, value] of Object.entries(dyn))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   args.push('--log-level', 'warn');
   return args;
 }

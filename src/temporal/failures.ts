@@ -36,10 +36,13 @@ export function toSessionError(err: unknown, sessionId: string): Error {
         return new SessionConflictError(sessionId);
     }
   }
-  // A hot session: Temporal refused more in-flight updates or the call outlived its deadline. Nothing is lost
-  // (the turn id makes the retry safe); the caller should back off, which is a 429, not a storage failure.
+  // A hot session: Temporal refused more in-flight updates or more signals in this run, or the call outlived its
+  // deadline. Nothing is lost (the turn id makes the retry safe); the caller should back off, which is a 429,
+  // not a storage failure.
   if (isOverloaded(err)) return new TooManyInFlightError(sessionId, 1000);
-  return new StorageError(`session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new StorageError(`session ${sessionId}: ${err instanceof Error ? err.message : String(err)}`, {
+    cause: err,
+  });
 }
 
 /**
@@ -53,7 +56,9 @@ export function isActorGone(err: unknown): boolean {
   if (type === ACTOR_CLOSING || type === 'UnprocessedUpdate') return true;
   if (err instanceof WorkflowNotFoundError) return true;
   const text = describeChain(err);
-  return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed/i.test(text);
+  return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed/i.test(
+    text,
+  );
 }
 
 /** A query refused because the actor is still loading or applying received turns. */
@@ -65,8 +70,11 @@ export function isQueryOnClosedActor(err: unknown): boolean {
   return err instanceof QueryRejectedError || err instanceof WorkflowNotFoundError;
 }
 
+const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_DEADLINE_EXCEEDED = 4;
 const GRPC_RESOURCE_EXHAUSTED = 8;
+/** The server's answer once a run holds `history.maximumSignalsPerExecution` signals (it calls it an invalid argument). */
+const SIGNAL_LIMIT = /exceeded workflow execution limit for signal events/i;
 
 function isOverloaded(err: unknown): boolean {
   let e: unknown = err;
@@ -74,6 +82,11 @@ function isOverloaded(err: unknown): boolean {
     if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
     const code = (e as { code?: unknown }).code;
     if (code === GRPC_DEADLINE_EXCEEDED || code === GRPC_RESOURCE_EXHAUSTED) return true;
+    if (
+      code === GRPC_INVALID_ARGUMENT &&
+      SIGNAL_LIMIT.test(`${(e as Error).message} ${String((e as { details?: unknown }).details)}`)
+    )
+      return true;
     e = e instanceof Error ? e.cause : undefined;
   }
   return false;
@@ -83,7 +96,8 @@ function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
   let e: unknown = err;
   for (let depth = 0; e && depth < 5; depth++) {
     if (e instanceof ApplicationFailure) return e;
-    if (e instanceof WorkflowUpdateFailedError || e instanceof ServiceError || e instanceof Error) e = e.cause;
+    if (e instanceof WorkflowUpdateFailedError || e instanceof ServiceError || e instanceof Error)
+      e = e.cause;
     else return undefined;
   }
   return undefined;
