@@ -7,6 +7,7 @@ import {
   continueAsNew,
   currentUpdateInfo,
   patched,
+  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -14,7 +15,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
 import type { SessionActivities } from '../activities';
 import { SessionError } from '../src/errors';
 import {
@@ -49,11 +50,23 @@ import {
 } from './messages';
 import { toFailure, wireCommands } from './wire-commands';
 
-// A local activity: one marker event and no task dispatch, right for a ~1 ms upsert. Postgres outages are
-// retried for as long as it takes; acknowledged commands stay durable in Temporal meanwhile.
-const db = proxyLocalActivities<SessionActivities>({
+// Postgres work runs as regular activities. Local activities (one marker event, no task dispatch) were used
+// first, but one that keeps retrying holds its workflow task open: during a Postgres outage the signals arriving
+// meanwhile overflowed the server's buffer (100 events), the server failed the task, the worker carried on with
+// the same run while a replay would see those events merged into one activation - and the next replay of the
+// session failed with a nondeterminism error (RELIABILITY.md, bug 3). A regular activity lets every task complete
+// at once. Eager dispatch (same task queue) runs it on this worker without a matching round trip. Postgres outages
+// are retried for as long as it takes; acknowledged commands stay durable in Temporal meanwhile.
+const RETRY: RetryPolicy = {
+  initialInterval: '100 milliseconds',
+  backoffCoefficient: 2,
+  maximumInterval: '10 seconds',
+};
+const dbActivities = proxyActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
+/** Runs recorded before REGULAR_ACTIVITIES replay with the local activities they used. */
+const dbLocalActivities = proxyLocalActivities<SessionActivities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '100 milliseconds', backoffCoefficient: 2, maximumInterval: '10 seconds' },
+  retry: RETRY,
 });
 
 const DEFAULTS = {
@@ -66,6 +79,8 @@ const DEFAULTS = {
 
 /** Patch id of the delayed, coalesced snapshot write (older runs wrote in the answering task). */
 const DEBOUNCED_PERSIST = 'debounced-persist';
+/** Patch id of Postgres work as regular activities (older runs used local activities). */
+const REGULAR_ACTIVITIES = 'regular-activities';
 /** Patch id of continue-as-new carrying unsaved changes (older runs waited for a quiet moment to persist first). */
 const CARRY_UNSAVED = 'carry-unsaved';
 
@@ -75,6 +90,7 @@ const closingFailure = (): ApplicationFailure =>
 export async function sessionActor(input: SessionActorInput): Promise<SessionActorResult> {
   const sessionId = input.session_id;
   validateSessionId(sessionId);
+  const db = patched(REGULAR_ACTIVITIES) ? dbActivities : dbLocalActivities;
   const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
   const continueAsNewAfter = input.continue_as_new_after ?? DEFAULTS.continueAsNewAfter;
   const persistDelayMs = input.persist_delay_ms ?? DEFAULTS.persistDelayMs;
@@ -293,10 +309,9 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     // ~1,200 commands per run at 240 durable turns/s) towards Temporal's limit of signals per run.
     const carryUnsaved = !closing && wantsNewRun() && patched(CARRY_UNSAVED);
     if (dirty() && !carryUnsaved) {
-      // Not in the workflow task that answers the command: a local activity holds that task open, so the answer
-      // would wait for Postgres (measured: applied p50 1.57x the Update floor with it, 1.27x without). Commands
-      // arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions are waiting.
-      // Runs recorded before this change replay without the wait (patched).
+      // Delayed: commands arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions
+      // are waiting. (With the older local activities this also kept Postgres out of the answering task: applied
+      // p50 1.57x the Update floor with it, 1.27x without.) Runs recorded before the delay replay without it.
       const flushNow = (): boolean =>
         closing || wantsNewRun() || idle || !dirty() || state.versionsBehind >= persistEvery;
       if (persistDelayMs > 0 && !flushNow() && patched(DEBOUNCED_PERSIST))

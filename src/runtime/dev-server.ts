@@ -39,6 +39,8 @@ export const DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   // (RELIABILITY.md, bug 3). 2,000 - Temporal's limit for updates per run too - bounds that activation to ~1.2 s;
   // past it a durable turn is refused as too_many_in_flight (429) until the actor continues-as-new.
   'history.maximumSignalsPerExecution': SIGNALS_PER_RUN,
+  // The actor's Postgres activities run on the worker that scheduled them, without a matching round trip.
+  'system.enableActivityEagerExecution': true,
 };
 
 export interface DevServerOptions {

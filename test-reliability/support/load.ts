@@ -8,6 +8,7 @@ import { loadSnapshot } from '../../src/postgres/snapshots';
 import { sleep } from '../../src/runtime/process';
 import type { TemporalSessionService } from '../../src/temporal/service';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type pg from 'pg';
 import { sessionWorkflowId, statusQuery } from '../../workflows/messages';
 import { SCALE } from './scale';
@@ -220,6 +221,11 @@ export interface Verdict {
   unpersisted: number;
   /** How long the actors took to persist everything after the load stopped. */
   persistWaitMs: number;
+  /**
+   * Workflow tasks of the sessions' runs that failed with a nondeterminism error or the deadlock detector: a run
+   * in that state answers no query and applies no command until the code changes (bug 3 in RELIABILITY.md).
+   */
+  wedgedTasks: number;
   examples: string[];
 }
 
@@ -248,6 +254,7 @@ export async function verify(
     versionMismatches: 0,
     unpersisted: 0,
     persistWaitMs: 0,
+    wedgedTasks: 0,
     examples: [],
   };
   const note = (s: string): void => {
@@ -297,7 +304,34 @@ export async function verify(
     }
   });
   v.persistWaitMs = Date.now() - started;
+  await mapLimit([...ledger.turns.keys()], 8, async (sid) => {
+    for (const failure of await wedgingFailures(deps.client, sid)) {
+      v.wedgedTasks++;
+      note(`${sid}: workflow task failed: ${failure}`);
+    }
+  });
   return v;
+}
+
+const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
+
+/** Nondeterminism and deadlock failures of workflow tasks in every run of a session (other failures heal). */
+async function wedgingFailures(client: Client, sessionId: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${sessionWorkflowId(sessionId)}'` })) {
+    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    for (const e of history.events ?? []) {
+      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) continue;
+      const a = e.workflowTaskFailedEventAttributes;
+      const message = a?.failure?.message ?? '';
+      if (
+        a?.cause === WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR ||
+        /TMPRL110[01]/.test(message)
+      )
+        found.push(`event ${String(e.eventId)}: ${message.slice(0, 160)}`);
+    }
+  }
+  return found;
 }
 
 /** Time from `from` to the first acknowledgement of a call sent at or after it (per mode); undefined if none. */
@@ -346,6 +380,7 @@ export function expectClean(v: Verdict, ledger: Ledger, minTurns: number): void 
   });
   expect(v.windowMismatches).toBe(0);
   expect(v.versionMismatches).toBe(0);
+  expect(v.wedgedTasks).toBe(0);
   expect(ledger.unexpected).toEqual([]);
   expect(ledger.unresolved).toBe(0);
   expect(v.acknowledged).toBeGreaterThanOrEqual(minTurns);
