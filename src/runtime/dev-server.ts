@@ -110,7 +110,23 @@ export function devServerArgs(o: {
   return args;
 }
 
+/**
+ * Starts the dev server. A port picked here is free when picked but can be taken before the server binds it (the
+ * server's own internal listeners take ephemeral ports too): that start-up failure is retried with fresh ports.
+ */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const portsPicked = !opts.port && !opts.uiPort;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(opts);
+    } catch (err) {
+      const raced = err instanceof Error && /address already in use/.test(err.message);
+      if (!portsPicked || !raced || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
   const port = opts.port ? opts.port : await freePort(ip);
   const uiPort = opts.uiPort === null ? null : opts.uiPort ? opts.uiPort : await freePort(ip);
