@@ -6,7 +6,12 @@ import { SessionNotFoundError, TooManyInFlightError, ValidationError } from '../
 import { SIGNALS_PER_RUN } from '../src/runtime/dev-server';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { SessionRecovery } from '../src/recovery';
-import { appendMessageUpdate, sessionWorkflowId, statusQuery } from '../workflows/messages';
+import {
+  appendMessageUpdate,
+  expireSessionUpdate,
+  sessionWorkflowId,
+  statusQuery,
+} from '../workflows/messages';
 import { eventually, makeContext, uniqueIds } from './support/contract';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
 
@@ -137,6 +142,12 @@ describe('session actor', () => {
       null,
     ]) {
       await expect(raw.executeUpdate(appendMessageUpdate, { args: [bad as never] })).rejects.toBeInstanceOf(
+        WorkflowUpdateFailedError,
+      );
+    }
+    // expireSession without a numeric cutoff (found by the bad-input test at full size: it failed the task).
+    for (const bad of [null, {}, { cutoff: 'soon' }]) {
+      await expect(raw.executeUpdate(expireSessionUpdate, { args: [bad as never] })).rejects.toBeInstanceOf(
         WorkflowUpdateFailedError,
       );
     }

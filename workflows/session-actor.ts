@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
 import type { SessionActivities } from '../activities';
-import { SessionError } from '../src/errors';
+import { SessionError, ValidationError } from '../src/errors';
 import {
   SessionCommand,
   recentMessages,
@@ -238,15 +238,27 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     });
     return { deleted: true };
   });
-  setHandler(expireSessionUpdate, async ({ cutoff }) => {
-    const expired = await endWith('expired', async () => {
-      // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
-      if (!state.snapshot || state.snapshot.context.updatedAt >= cutoff) return false;
-      await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
-      return true;
-    });
-    return { expired };
-  });
+  setHandler(
+    expireSessionUpdate,
+    async ({ cutoff }) => {
+      const expired = await endWith('expired', async () => {
+        // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
+        if (!state.snapshot || state.snapshot.context.updatedAt >= cutoff) return false;
+        await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
+        return true;
+      });
+      return { expired };
+    },
+    {
+      // A raw message without a numeric cutoff is refused before history; in the handler it would fail the
+      // workflow task and stall the session (found by the bad-input test at full size).
+      validator: (args): void => {
+        const cutoff: unknown = (args as { cutoff?: unknown } | null)?.cutoff;
+        if (typeof cutoff !== 'number' || !Number.isFinite(cutoff))
+          throw toFailure(new ValidationError('cutoff', 'must be a finite number of Unix seconds'));
+      },
+    },
+  );
 
   // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or
   // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
