@@ -203,9 +203,9 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       applyTurn(waitingTurns.shift() as TurnSignalArgs);
   };
   // Synchronous on purpose: a worker that was away (crash, Postgres outage holding the task) gets every turn
-  // acknowledged meanwhile in ONE activation - up to the server's 10,000 signals per run - and each promise a
-  // handler creates costs the SDK a stack-trace capture. An async handler made that ~1 ms per turn, past the
-  // 5 s deadlock limit, which aborted the worker thread (RELIABILITY.md, bug 3).
+  // acknowledged meanwhile in ONE activation - up to the run's signal limit (2,000 in our dynamic config, 10,000
+  // by default) - and each promise a handler creates costs the SDK a stack-trace capture. An async handler made
+  // that ~1 ms per turn; past the 5 s deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
   setHandler(turnSignal, (args) => {
     if (hydrated && !exclusive && waitingTurns.length === 0) applyTurn(args);
     else waitingTurns.push(args);
