@@ -9,7 +9,7 @@ import { sleep } from '../src/runtime/process';
 import type { Api } from '../src/http/app';
 import { ALICE, BOB, KEYS, bearer, startApi } from './support/api';
 import { recordFixture } from './support/fixtures';
-import { report, sessionIds, withTimeout } from './support/load';
+import { report, sessionIds, sessionRuns, withTimeout } from './support/load';
 import { Rig } from './support/rig';
 import { sizes } from './support/scale';
 
@@ -288,14 +288,12 @@ describe('bad input', () => {
     const corrupted: string[] = [];
     for (const id of [...FUZZ, CONTROL]) {
       const wid = sessionWorkflowId(id);
-      for await (const e of rig.client.workflow.list({ query: `WorkflowId = '${wid}'` })) {
-        const h = rig.client.workflow.getHandle(wid, e.runId);
-        const events = (await h.fetchHistory()).events ?? [];
+      for await (const { runId, handle: h, events } of sessionRuns(rig.client, id)) {
         const failed = events.filter((ev) => ev.workflowTaskFailedEventAttributes);
         taskFailures += failed.length;
         if (failed.length)
           stuck.push(
-            `${wid}/${e.runId}: ${failed[0].workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200)}`,
+            `${wid}/${runId}: ${failed[0].workflowTaskFailedEventAttributes?.failure?.message?.slice(0, 200)}`,
           );
         const d = await h.describe();
         if (d.raw.pendingWorkflowTask && (d.raw.pendingWorkflowTask.attempt ?? 1) > 1)

@@ -1,7 +1,6 @@
 // Long session: thousands of turns on ONE session; continue-as-new must keep every run's history well under
 // Temporal's 10,240-event warning, and nothing acknowledged may be lost across the runs.
-import { sessionWorkflowId } from '../workflows/messages';
-import { Load, expectClean, report, sessionIds, verify } from './support/load';
+import { Load, expectClean, report, sessionIds, sessionRuns, verify } from './support/load';
 import { Rig } from './support/rig';
 import { sizes } from './support/scale';
 
@@ -28,17 +27,13 @@ describe('long session', () => {
     await load.waitForAcks(size.turns, 60 * 60_000);
     await load.stop();
     const verdict = await verify(rig, load.ledger);
-    const workflowId = sessionWorkflowId(sid);
     const runs: string[] = [];
-    for await (const e of rig.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
-      runs.push(e.runId);
     const events: number[] = [];
     let taskFailures = 0;
-    for (const runId of runs) {
-      const history = await rig.client.workflow.getHandle(workflowId, runId).fetchHistory();
-      const list = history.events ?? [];
-      events.push(list.length);
-      taskFailures += list.filter((e) => e.workflowTaskFailedEventAttributes).length;
+    for await (const run of sessionRuns(rig.client, sid)) {
+      runs.push(run.runId);
+      events.push(run.events.length);
+      taskFailures += run.events.filter((e) => e.workflowTaskFailedEventAttributes).length;
     }
     report('long-session', {
       ...verdict,

@@ -7,7 +7,7 @@ import { SessionNotFoundError, ValidationError } from '../../src/errors';
 import { loadSnapshot } from '../../src/postgres/snapshots';
 import { sleep } from '../../src/runtime/process';
 import type { TemporalSessionService } from '../../src/temporal/service';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type pg from 'pg';
 import { sessionWorkflowId, statusQuery } from '../../workflows/messages';
@@ -315,12 +315,27 @@ export async function verify(
 
 const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
 
+/** Every run of a session's workflow id (listed by visibility) with its handle and history. */
+export async function* sessionRuns(
+  client: Client,
+  sessionId: string,
+): AsyncGenerator<{
+  runId: string;
+  handle: WorkflowHandle;
+  events: temporal.api.history.v1.IHistoryEvent[];
+}> {
+  const workflowId = sessionWorkflowId(sessionId);
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const handle = client.workflow.getHandle(workflowId, run.runId);
+    yield { runId: run.runId, handle, events: (await handle.fetchHistory()).events ?? [] };
+  }
+}
+
 /** Nondeterminism and deadlock failures of workflow tasks in every run of a session (other failures heal). */
 async function wedgingFailures(client: Client, sessionId: string): Promise<string[]> {
   const found: string[] = [];
-  for await (const run of client.workflow.list({ query: `WorkflowId = '${sessionWorkflowId(sessionId)}'` })) {
-    const history = await client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
-    for (const e of history.events ?? []) {
+  for await (const { events } of sessionRuns(client, sessionId)) {
+    for (const e of events) {
       if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) continue;
       const a = e.workflowTaskFailedEventAttributes;
       const message = a?.failure?.message ?? '';
