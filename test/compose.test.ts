@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { requireTool } from './support/stack';
 
 const exec = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -11,8 +12,10 @@ const SECRETS = {
   DS_API_KEYS: 'compose-test-admin-key-000:admin',
 };
 
+let dockerCompose = 'docker-compose';
+
 async function compose(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const { stdout } = await exec('docker-compose', ['-f', 'docker-compose.yml', ...args], {
+  const { stdout } = await exec(dockerCompose, ['-f', 'docker-compose.yml', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     timeout: 60_000,
@@ -20,30 +23,13 @@ async function compose(args: string[], env: NodeJS.ProcessEnv): Promise<string> 
   return stdout;
 }
 
-async function installed(): Promise<boolean> {
-  try {
-    await exec('docker-compose', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('docker-compose.yml', () => {
-  let available = false;
-  beforeAll(async () => {
-    available = await installed();
-    // CI installs it (.ci/run), so there it must run; elsewhere say how to get it.
-    if (!available && process.env.CI)
-      throw new Error(
-        'docker-compose is not installed: apt-get install -y --no-install-recommends docker-compose',
-      );
-    if (!available)
-      console.warn('skipping: docker-compose is not installed (apt-get install -y docker-compose)');
+  beforeAll(() => {
+    // The global setup installs it when it can; otherwise this fails with the one line saying what to install.
+    dockerCompose = requireTool('dockerCompose');
   });
 
   test('`docker-compose config` accepts it, with the production services', async () => {
-    if (!available) return;
     const services = (await compose(['config', '--services'], SECRETS)).trim().split('\n').sort();
     expect(services).toEqual(
       [
@@ -73,7 +59,6 @@ describe('docker-compose.yml', () => {
   });
 
   test('refuses to resolve without the secrets', async () => {
-    if (!available) return;
     await expect(compose(['config', '--quiet'], { DS_API_KEYS: SECRETS.DS_API_KEYS })).rejects.toThrow(
       /set POSTGRES_PASSWORD/,
     );

@@ -7,13 +7,12 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { SessionRecovery } from '../src/recovery';
 import { sessionWorkflowId } from '../workflows/messages';
-import { testStack } from './support/stack';
+import { requireTool, testStack } from './support/stack';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
 
 /** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
 declare const document: { body: { innerText: string } | null };
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
 const CHROMIUM_ARGS = [
   '--headless',
@@ -38,10 +37,8 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
   let ui: string;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM))
-      throw new Error(
-        `no Chromium at ${CHROMIUM}: apt-get install -y --no-install-recommends chromium (CI installs it)`,
-      );
+    // The global setup installs Debian's Chromium when it can; otherwise this fails saying what to install.
+    const chromiumPath = requireTool('chromium');
     const uiUrl = testStack().uiUrl;
     if (!uiUrl)
       throw new Error('the test stack runs no Temporal UI (DS_TEST_UI=0 or an external TEMPORAL_ADDRESS)');
@@ -62,7 +59,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
 
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath,
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 1600, height: 1000 },

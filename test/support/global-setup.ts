@@ -7,6 +7,7 @@ import { resolveTemporalCli } from '../../src/runtime/temporal-cli';
 import { DevServer, startDevServer } from '../../src/runtime/dev-server';
 import { EmbeddedPg, startEmbeddedPostgres } from '../../src/runtime/embedded-postgres';
 import { STACK_FILE_ENV, TestStack } from './stack';
+import { provisionTestTools } from './test-tools';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -43,7 +44,7 @@ async function bundle(tempDir: string): Promise<{ path: string | null; error?: s
   }
 }
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig: { testPathPattern?: string }): Promise<void> {
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'durable-sessions-jest-'));
   fs.chmodSync(tempDir, 0o755); // the embedded Postgres may run as user "postgres"
   const stackFile = path.join(os.tmpdir(), `durable-sessions-jest-${process.pid}.json`);
@@ -86,8 +87,19 @@ export default async function globalSetup(): Promise<void> {
       return handles.postgres.url;
     })();
     const bundlePromise = bundle(tempDir);
+    // Python venv, Chromium, docker-compose: obtained here so that `npm test` needs no manual step.
+    const toolsPromise = provisionTestTools({
+      root: ROOT,
+      testPathPattern: globalConfig?.testPathPattern ?? '',
+      log: (m) => process.stderr.write(`[test-setup] ${m}\n`),
+    });
 
-    const [temporalAddress, databaseUrl, bundled] = await Promise.all([temporalPromise, dbPromise, bundlePromise]);
+    const [temporalAddress, databaseUrl, bundled, tools] = await Promise.all([
+      temporalPromise,
+      dbPromise,
+      bundlePromise,
+      toolsPromise,
+    ]);
     const temporalCliPath = await cliPromise.catch(() => null);
     const stack: TestStack = {
       temporalAddress,
@@ -100,6 +112,7 @@ export default async function globalSetup(): Promise<void> {
       uiUrl: handles.devServer?.uiUrl,
       devServerPid: handles.devServer?.pid,
       postgresPid: handles.postgres?.pid,
+      tools,
     };
     fs.writeFileSync(stackFile, JSON.stringify(stack, null, 2));
     process.env[STACK_FILE_ENV] = stackFile;

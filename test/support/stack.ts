@@ -6,6 +6,7 @@ import pg from 'pg';
 import { run } from '../../src/runtime/process';
 import { createDatabase, dropDatabase } from '../../src/runtime/embedded-postgres';
 import { migrate } from '../../src/postgres/migrate';
+import type { TestTools, ToolName } from './test-tools';
 
 export const STACK_FILE_ENV = 'DS_TEST_STACK_FILE';
 
@@ -26,6 +27,8 @@ export interface TestStack {
   uiUrl?: string;
   devServerPid?: number;
   postgresPid?: number;
+  /** The Python venv, Chromium and docker-compose the global setup obtained (test/support/test-tools.ts). */
+  tools: TestTools;
 }
 
 let cached: TestStack | undefined;
@@ -36,6 +39,17 @@ export function testStack(): TestStack {
   if (!file) throw new Error(`${STACK_FILE_ENV} is not set: run the tests through jest (test/support/global-setup.ts)`);
   cached = JSON.parse(fs.readFileSync(file, 'utf8')) as TestStack;
   return cached;
+}
+
+/**
+ * The path of a tool the global setup obtained; throws its one-line "install this" message when it could not,
+ * so a test that needs a missing tool fails rather than skips.
+ */
+export function requireTool(tool: ToolName): string {
+  const { tools } = testStack();
+  const found = tools[tool];
+  if (found) return found;
+  throw new Error(tools.missing[tool] ?? `the global setup did not provision ${tool}: run the test through jest`);
 }
 
 /** `{ codePath }` of the prebuilt workflow bundle, for `Worker.create({ workflowBundle })`. */
