@@ -1,9 +1,10 @@
 """An agent service in Python that writes a turn into a durable session and reads the window back.
 
-It speaks the session actor protocol (docs/actor-protocol.md) with the plain `temporalio` client: no code from
-durable-sessions is needed. The turn goes in with signal-with-start (the "durable" acknowledgement: acknowledged
-once Temporal has persisted it, applied once by turn id), and the window comes back with the `recentMessages`
-query. Prints one JSON object.
+It speaks the session actor protocol (docs/actor-protocol.md) with the plain `temporalio` client and the payload
+codec of docs/encryption.md (session_codec.py): no code from durable-sessions is needed. The turn goes in with
+signal-with-start (the "durable" acknowledgement: acknowledged once Temporal has persisted it, applied once by turn
+id), or with `--applied` as the `appendTurn` update; the window comes back with the `recentMessages` query. Prints
+one JSON object.
 
     python3 agent.py demo-1 "What is on my calendar?" "Two meetings today." --user-id 42 --agent-type schedule
 """
@@ -18,11 +19,22 @@ import sys
 import uuid
 from typing import Any, Awaitable, Callable, TypeVar
 
-from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+import session_codec
 
 # The protocol, version 1 (docs/actor-protocol.md).
 WORKFLOW_TYPE = "sessionActor"
 TURN_SIGNAL = "turn"
+APPEND_TURN_UPDATE = "appendTurn"
 RECENT_MESSAGES_QUERY = "recentMessages"
 TURN_STATUS_QUERY = "turnStatus"
 ACTOR_BUSY = "session actor busy"
@@ -76,36 +88,112 @@ async def write_turn(
     return handle, turn_id
 
 
+async def append_turn(
+    client: Client,
+    task_queue: str,
+    session_id: str,
+    user: str,
+    assistant: str,
+    *,
+    agent_type: str = "",
+    turn_id: str | None = None,
+) -> tuple[WorkflowHandle[Any, Any], str, dict[str, Any]]:
+    """Update-with-start of `appendTurn` (the "applied" acknowledgement): answers with the new version once the
+    actor has applied it. The update id is the turn id, so a retry with the same id is applied once."""
+    turn_id = turn_id or str(uuid.uuid4())
+    turn: dict[str, Any] = {"user": user, "assistant": assistant}
+    if agent_type:
+        turn["agent_type"] = agent_type
+    start = WithStartWorkflowOperation(
+        WORKFLOW_TYPE,
+        {"session_id": session_id},
+        id=workflow_id(session_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Session {session_id}",
+    )
+    ack = await client.execute_update_with_start_workflow(
+        APPEND_TURN_UPDATE, turn, start_workflow_operation=start, id=turn_id
+    )
+    return await start.workflow_handle(), turn_id, ack
+
+
+def stack_address(env: dict[str, str]) -> str:
+    """The Temporal address `npm start` advertises in `<data dir>/stack.json`."""
+    file = session_codec.data_dir(env) / "stack.json"
+    try:
+        return str(json.loads(file.read_text(encoding="utf-8"))["temporalAddress"])
+    except (OSError, ValueError, KeyError) as err:
+        raise SystemExit(
+            f"no running stack found ({file}: {err}): start one with `npm start`, or set TEMPORAL_ADDRESS"
+        ) from err
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description="Write a turn into a durable session and read the window back.")
     parser.add_argument("session_id")
     parser.add_argument("user", help="the user message")
     parser.add_argument("assistant", help="the assistant's reply")
-    parser.add_argument("--user-id", type=int, required=True, help="owner; creates the session when missing")
+    parser.add_argument("--user-id", type=int, help="owner; a durable turn creates the session for this user")
     parser.add_argument("--agent-type", default="")
     parser.add_argument("--turn-id", help="retry a turn by sending it again with the same id")
-    parser.add_argument("--last", type=int, default=0, help="how many recent messages to read (0: all)")
-    parser.add_argument("--address", default=os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"))
-    parser.add_argument("--namespace", default=os.environ.get("TEMPORAL_NAMESPACE", "default"))
-    parser.add_argument("--task-queue", default=os.environ.get("TEMPORAL_TASK_QUEUE", "durable-sessions"))
-    args = parser.parse_args()
-
-    client = await Client.connect(args.address, namespace=args.namespace)
-    handle, turn_id = await write_turn(
-        client,
-        args.task_queue,
-        args.session_id,
-        args.user,
-        args.assistant,
-        user_id=args.user_id,
-        agent_type=args.agent_type,
-        turn_id=args.turn_id,
+    parser.add_argument(
+        "--applied", action="store_true", help="append with the appendTurn update (the session must exist)"
     )
-    # Queries see every signal acknowledged before them, so the turn's outcome is already known here.
-    status = await ask(handle, lambda: handle.query(TURN_STATUS_QUERY, turn_id))
-    messages = await ask(handle, lambda: handle.query(RECENT_MESSAGES_QUERY, args.last))
-    print(json.dumps({"session_id": args.session_id, "turn_id": turn_id, "turn_status": status, "messages": messages}))
-    return 0 if status.get("status") == "applied" else 2
+    parser.add_argument("--last", type=int, default=0, help="how many recent messages to read (0: all)")
+    parser.add_argument("--address", default=os.environ.get("TEMPORAL_ADDRESS") or None)
+    parser.add_argument("--namespace", default=os.environ.get("TEMPORAL_NAMESPACE") or "default")
+    parser.add_argument("--task-queue", default=os.environ.get("TEMPORAL_TASK_QUEUE") or "durable-sessions")
+    args = parser.parse_args()
+    if args.user_id is None and not args.applied:
+        parser.error("a durable turn needs --user-id (it creates the session when missing)")
+
+    env = dict(os.environ)
+    # Like the project's own CLI: no address means the embedded stack of this checkout (`npm start`), whose address
+    # and generated key file are in its data directory; an address means keys are given explicitly.
+    embedded = args.address is None
+    address = stack_address(env) if embedded else args.address
+    codec = session_codec.codec_for(session_codec.resolve_keys(env, embedded=embedded))
+    client = await Client.connect(
+        address, namespace=args.namespace, data_converter=session_codec.data_converter(codec)
+    )
+    out: dict[str, Any] = {"session_id": args.session_id}
+    if args.applied:
+        try:
+            handle, turn_id, ack = await append_turn(
+                client,
+                args.task_queue,
+                args.session_id,
+                args.user,
+                args.assistant,
+                agent_type=args.agent_type,
+                turn_id=args.turn_id,
+            )
+        except WorkflowUpdateFailedError as err:
+            # The actor's failure details (e.g. the field a ValidationError names) are encrypted payloads too.
+            cause = err.cause
+            error: dict[str, Any] = {"message": str(cause)}
+            if isinstance(cause, ApplicationError):
+                error.update(type=cause.type, details=list(cause.details))
+            print(json.dumps({**out, "turn_id": args.turn_id, "error": error}))
+            return 2
+        out.update(turn_id=turn_id, version=ack["version"])
+    else:
+        handle, turn_id = await write_turn(
+            client,
+            args.task_queue,
+            args.session_id,
+            args.user,
+            args.assistant,
+            user_id=args.user_id,
+            agent_type=args.agent_type,
+            turn_id=args.turn_id,
+        )
+        # Queries see every signal acknowledged before them, so the turn's outcome is already known here.
+        out.update(turn_id=turn_id, turn_status=await ask(handle, lambda: handle.query(TURN_STATUS_QUERY, turn_id)))
+    out["messages"] = await ask(handle, lambda: handle.query(RECENT_MESSAGES_QUERY, args.last))
+    print(json.dumps(out))
+    return 0 if args.applied or out["turn_status"].get("status") == "applied" else 2
 
 
 if __name__ == "__main__":

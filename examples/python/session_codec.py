@@ -1,0 +1,288 @@
+"""The payload codec of durable-sessions (docs/encryption.md) for the Temporal Python SDK, and where its keys come from.
+
+Used by agent.py; run it as a script to encode or decode payloads by hand (the remote codec's JSON on stdin/stdout):
+
+    python3 session_codec.py decode < payloads.json
+
+Every payload is encrypted with AES-256-GCM (no associated data): `data` is a 12-byte random nonce, then the
+ciphertext, then the 16-byte tag; the plaintext is the whole original Payload serialised as protobuf. The metadata is
+`encoding: binary/encrypted` and `encryption-key-id: <key id>` (UTF-8). The key ring is newest first: the first
+key encrypts, any key decrypts the payloads that name it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import dataclasses
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Mapping, NamedTuple, Sequence
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
+
+ENCRYPTED_ENCODING = b"binary/encrypted"
+KEY_ID_METADATA = "encryption-key-id"
+NONCE_BYTES = 12
+TAG_BYTES = 16
+KEY_BYTES = 32
+KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Standard or URL-safe alphabet, padding optional; anything else is refused so a typo never becomes another key.
+BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+
+
+class CodecKey(NamedTuple):
+    id: str
+    key: bytes
+
+
+class PayloadDecryptionError(Exception):
+    """A payload this codec cannot decrypt: unknown key id, tampered or truncated data, malformed metadata."""
+
+
+class AesGcmCodec(PayloadCodec):
+    """Encrypts with the first key of the ring; decrypts with whichever key a payload names."""
+
+    def __init__(self, ring: Sequence[CodecKey], *, nonce: Callable[[], bytes] = lambda: os.urandom(NONCE_BYTES)):
+        self._ring = key_ring(ring, "AesGcmCodec")
+        self._keys = {k.id: AESGCM(k.key) for k in self._ring}
+        # Only the test vectors pass a fixed nonce; a nonce must never repeat under one key.
+        self._nonce = nonce
+
+    @property
+    def current_key_id(self) -> str:
+        return self._ring[0].id
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [p if is_encrypted(p) else self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        # Payloads written before encryption was turned on pass through, as in the TypeScript codec.
+        return [self.decrypt(p) if is_encrypted(p) else p for p in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        key_id = self._ring[0].id
+        nonce = self._nonce()
+        sealed = self._keys[key_id].encrypt(nonce, payload.SerializeToString(deterministic=True), None)
+        return Payload(
+            metadata={"encoding": ENCRYPTED_ENCODING, KEY_ID_METADATA: key_id.encode("utf-8")},
+            data=nonce + sealed,
+        )
+
+    def decrypt(self, payload: Payload) -> Payload:
+        if KEY_ID_METADATA not in payload.metadata:
+            raise PayloadDecryptionError(f"encrypted payload without {KEY_ID_METADATA} metadata")
+        key_id = payload.metadata[KEY_ID_METADATA].decode("utf-8", errors="replace")
+        aes = self._keys.get(key_id)
+        if aes is None:
+            known = ", ".join(k.id for k in self._ring)
+            raise PayloadDecryptionError(
+                f"payload encrypted with key {json.dumps(key_id)}, which is not in the key ring (known: {known}); "
+                "add it to DS_CODEC_KEYS or the key file"
+            )
+        data = payload.data
+        if len(data) < NONCE_BYTES + TAG_BYTES:
+            raise PayloadDecryptionError(f"encrypted payload too short ({len(data)} bytes)")
+        try:
+            plaintext = aes.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
+        except InvalidTag as err:
+            raise PayloadDecryptionError(
+                f"payload failed authentication with key {json.dumps(key_id)}: tampered, truncated or the wrong key"
+            ) from err
+        return Payload.FromString(plaintext)
+
+
+class NoKeysCodec(PayloadCodec):
+    """What a client without keys uses: sends in clear, and says what is missing when the stack answers encrypted."""
+
+    def __init__(self, reason: str):
+        self._reason = reason
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        for p in payloads:
+            if is_encrypted(p):
+                raise PayloadDecryptionError(
+                    "the stack encrypts payloads but this client has no keys "
+                    f"({self._reason}): set DS_CODEC_KEYS or DS_CODEC_KEY_FILE, or point "
+                    "DURABLE_SESSIONS_DATA_DIR at the embedded stack's data directory"
+                )
+        return list(payloads)
+
+
+def is_encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding") == ENCRYPTED_ENCODING
+
+
+def data_converter(codec: PayloadCodec) -> DataConverter:
+    """The SDK's default converter with the codec. The Python SDK runs the codec over failure payloads (details,
+    encoded attributes) by itself; the failure converter also moves messages and stack traces of failures this
+    process raises into an encoded, hence encrypted, attribute."""
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+# --- Keys: the same sources, in the same order, as the TypeScript stack (src/codec/index.ts, src/config.ts).
+
+
+def decode_key(text: str, where: str) -> bytes:
+    clean = text.strip()
+    if not BASE64.match(clean):
+        raise ValueError(f"{where}: the key is not base64")
+    padded = clean + "=" * (-len(clean) % 4)
+    try:
+        if "-" in clean or "_" in clean:
+            return base64.b64decode(padded, altchars=b"-_", validate=True)
+        return base64.b64decode(padded, validate=True)
+    except binascii.Error as err:
+        raise ValueError(f"{where}: the key is not base64") from err
+
+
+def key_ring(keys: Sequence[CodecKey], where: str) -> list[CodecKey]:
+    if not keys:
+        raise ValueError(f"{where}: no keys")
+    seen: set[str] = set()
+    for k in keys:
+        if not KEY_ID.match(k.id):
+            raise ValueError(f"{where}: key id {json.dumps(k.id)} must match {KEY_ID.pattern}")
+        if len(k.key) != KEY_BYTES:
+            raise ValueError(f"{where}: key {k.id} must be {KEY_BYTES} bytes (base64), got {len(k.key)}")
+        if k.id in seen:
+            raise ValueError(f"{where}: key id {k.id} is listed twice")
+        seen.add(k.id)
+    return list(keys)
+
+
+def parse_key_ring(raw: str, where: str = "DS_CODEC_KEYS") -> list[CodecKey] | None:
+    """`id:<base64 of 32 bytes>,…`, newest first; None when empty."""
+    entries = [e.strip() for e in raw.split(",") if e.strip()]
+    if not entries:
+        return None
+    keys = []
+    for i, entry in enumerate(entries, start=1):
+        key_id, colon, text = entry.partition(":")
+        if not colon or not key_id:
+            raise ValueError(f"{where} entry {i}: expected id:<base64 key>")
+        keys.append(CodecKey(key_id, decode_key(text, f"{where} entry {i}")))
+    return key_ring(keys, where)
+
+
+def read_key_file(file: Path) -> list[CodecKey]:
+    """`{"keys": [{"id": "k2", "key": "<base64>"}, …]}`, newest first."""
+    try:
+        parsed = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"codec key file {file}: {err}") from err
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("keys"), list):
+        raise ValueError(f'codec key file {file}: expected {{"keys": [...]}}')
+    keys = [
+        CodecKey(str(k.get("id")), decode_key(str(k.get("key")), f"{file} key {i}"))
+        for i, k in enumerate(parsed["keys"], start=1)
+    ]
+    return key_ring(keys, f"codec key file {file}")
+
+
+def project_root(env: Mapping[str, str]) -> Path:
+    """DURABLE_SESSIONS_ROOT, else the checkout this file lives in (examples/python/..)."""
+    if env.get("DURABLE_SESSIONS_ROOT"):
+        return Path(env["DURABLE_SESSIONS_ROOT"]).resolve()
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "package.json").exists() else Path.cwd()
+
+
+def data_dir(env: Mapping[str, str]) -> Path:
+    """DURABLE_SESSIONS_DATA_DIR (relative to the project root), default `.data`."""
+    return project_root(env) / env.get("DURABLE_SESSIONS_DATA_DIR", ".data")
+
+
+def embedded_key_file(directory: Path) -> Path:
+    return directory / "codec-keys.json"
+
+
+class ResolvedKeys(NamedTuple):
+    ring: list[CodecKey] | None
+    source: str
+
+
+def resolve_keys(env: Mapping[str, str], embedded: bool) -> ResolvedKeys:
+    """DS_CODEC_DISABLED, else DS_CODEC_KEYS, else DS_CODEC_KEY_FILE (relative to the project root), else, only for
+    the embedded stack (no TEMPORAL_ADDRESS), `<data dir>/codec-keys.json` when `npm start` has made it."""
+    if env.get("DS_CODEC_DISABLED") in ("1", "true"):
+        return ResolvedKeys(None, "DS_CODEC_DISABLED")
+    ring = parse_key_ring(env.get("DS_CODEC_KEYS", ""))
+    if ring:
+        return ResolvedKeys(ring, "DS_CODEC_KEYS")
+    if env.get("DS_CODEC_KEY_FILE"):
+        return ResolvedKeys(read_key_file(project_root(env) / env["DS_CODEC_KEY_FILE"]), "DS_CODEC_KEY_FILE")
+    if embedded:
+        file = embedded_key_file(data_dir(env))
+        if file.exists():
+            return ResolvedKeys(read_key_file(file), str(file))
+        return ResolvedKeys(None, f"no {file}")
+    return ResolvedKeys(None, "TEMPORAL_ADDRESS is set and no DS_CODEC_KEYS or DS_CODEC_KEY_FILE is given")
+
+
+def codec_for(keys: ResolvedKeys) -> PayloadCodec:
+    return AesGcmCodec(keys.ring) if keys.ring else NoKeysCodec(keys.source)
+
+
+# --- The command line: Temporal's remote codec JSON ({"payloads": [{"metadata": {k: base64}, "data": base64}]}).
+
+
+def payloads_from_json(body: Mapping) -> list[Payload]:
+    return [
+        Payload(
+            metadata={k: base64.b64decode(v) for k, v in (p.get("metadata") or {}).items()},
+            data=base64.b64decode(p.get("data") or ""),
+        )
+        for p in body["payloads"]
+    ]
+
+
+def payloads_to_json(payloads: Sequence[Payload]) -> dict:
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode("ascii") for k, v in sorted(p.metadata.items())},
+                "data": base64.b64encode(p.data).decode("ascii"),
+            }
+            for p in payloads
+        ]
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Encode or decode payloads (remote codec JSON) on stdin.")
+    parser.add_argument("operation", choices=["encode", "decode"])
+    args = parser.parse_args()
+    keys = resolve_keys(os.environ, embedded=not os.environ.get("TEMPORAL_ADDRESS"))
+    if not keys.ring:
+        print(f"no codec keys: {keys.source}", file=sys.stderr)
+        return 1
+    codec = AesGcmCodec(keys.ring)
+    payloads = payloads_from_json(json.load(sys.stdin))
+    result = asyncio.run(codec.encode(payloads) if args.operation == "encode" else codec.decode(payloads))
+    json.dump(payloads_to_json(result), sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
