@@ -32,7 +32,10 @@ async function bundle(tempDir: string): Promise<{ path: string | null; error?: s
   try {
     const t0 = Date.now();
     const { bundleWorkflowCode, DefaultLogger } = await import('@temporalio/worker');
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(entry), logger: new DefaultLogger('WARN') });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve(entry),
+      logger: new DefaultLogger('WARN'),
+    });
     const file = path.join(tempDir, 'workflow-bundle.js');
     fs.writeFileSync(file, code);
     say(`bundled workflows in ${Date.now() - t0} ms`);
@@ -71,9 +74,12 @@ export default async function globalSetup(globalConfig: { testPathPattern?: stri
         sqliteSynchronous: 'full',
         logFile: path.join(tempDir, 'temporal.log'),
       });
-      say(`temporal dev server at ${handles.devServer.address} in ${Date.now() - t0} ms` +
-        (handles.devServer.uiUrl ? ` (UI ${handles.devServer.uiUrl})` : ''));
-      if (handles.devServer.uiUrl) process.stderr.write(`[test-stack] Temporal UI: ${handles.devServer.uiUrl}\n`);
+      say(
+        `temporal dev server at ${handles.devServer.address} in ${Date.now() - t0} ms` +
+          (handles.devServer.uiUrl ? ` (UI ${handles.devServer.uiUrl})` : ''),
+      );
+      if (handles.devServer.uiUrl)
+        process.stderr.write(`[test-stack] Temporal UI: ${handles.devServer.uiUrl}\n`);
       return handles.devServer.address;
     })();
     const dbPromise = (async (): Promise<string> => {

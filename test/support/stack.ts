@@ -36,7 +36,10 @@ let cached: TestStack | undefined;
 export function testStack(): TestStack {
   if (cached) return cached;
   const file = process.env[STACK_FILE_ENV];
-  if (!file) throw new Error(`${STACK_FILE_ENV} is not set: run the tests through jest (test/support/global-setup.ts)`);
+  if (!file)
+    throw new Error(
+      `${STACK_FILE_ENV} is not set: run the tests through jest (test/support/global-setup.ts)`,
+    );
   cached = JSON.parse(fs.readFileSync(file, 'utf8')) as TestStack;
   return cached;
 }
@@ -49,14 +52,18 @@ export function requireTool(tool: ToolName): string {
   const { tools } = testStack();
   const found = tools[tool];
   if (found) return found;
-  throw new Error(tools.missing[tool] ?? `the global setup did not provision ${tool}: run the test through jest`);
+  throw new Error(
+    tools.missing[tool] ?? `the global setup did not provision ${tool}: run the test through jest`,
+  );
 }
 
 /** `{ codePath }` of the prebuilt workflow bundle, for `Worker.create({ workflowBundle })`. */
 export function workflowBundle(): { codePath: string } {
   const stack = testStack();
   if (!stack.workflowBundlePath) {
-    throw new Error(`no workflow bundle: ${stack.workflowBundleError ?? 'workflows/index.ts did not exist at setup'}`);
+    throw new Error(
+      `no workflow bundle: ${stack.workflowBundleError ?? 'workflows/index.ts did not exist at setup'}`,
+    );
   }
   return { codePath: stack.workflowBundlePath };
 }
@@ -80,7 +87,11 @@ export interface TestDatabase {
 /** Creates a migrated, uniquely named database on the stack's Postgres (prefix is sanitised). */
 export async function createTestDatabase(prefix: string): Promise<TestDatabase> {
   const adminUrl = testStack().databaseUrl;
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').replace(/^[^a-z_]/, '_').slice(0, 40);
+  const clean = prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .replace(/^[^a-z_]/, '_')
+    .slice(0, 40);
   const name = `${clean}_${suffix()}`;
   const url = await createDatabase(adminUrl, name);
   const pool = new pg.Pool({ connectionString: url, max: 10 });
