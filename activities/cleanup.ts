@@ -3,7 +3,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { selectExpiredIds } from '../src/postgres/snapshots';
+import { purgeTombstones, selectExpiryCandidates } from '../src/postgres/fence';
 import { expireSessions } from '../src/temporal/erasure';
 
 export interface ExpireBatchInput {
@@ -29,19 +29,23 @@ export interface ExpireBatchOutput {
 
 export interface CleanupActivities {
   expireBatch(input: ExpireBatchInput): Promise<ExpireBatchOutput>;
+  /** Forgets the tombstones of sessions deleted before the cutoff (they fenced in-flight writes long enough). */
+  purgeTombstones(cutoff: number): Promise<number>;
 }
 
 export function createCleanupActivities(deps: { pool: Pool; client: Client }): CleanupActivities {
   return {
     async expireBatch({ cutoff, after, batch_size, dry_run }) {
-      const ids = await selectExpiredIds(deps.pool, cutoff, after, batch_size);
-      const last = ids.length > 0 ? ids[ids.length - 1] : after;
-      if (dry_run || ids.length === 0) return { selected: ids.length, deleted: ids.length, kept: 0, last };
+      const candidates = await selectExpiryCandidates(deps.pool, cutoff, after, batch_size);
+      const last = candidates.length > 0 ? candidates[candidates.length - 1].sessionId : after;
+      if (dry_run || candidates.length === 0)
+        return { selected: candidates.length, deleted: candidates.length, kept: 0, last };
       const heartbeat = (): void => Context.current().heartbeat();
-      const { expired, kept } = await expireSessions(deps.client, deps.pool, ids, cutoff, {
+      const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
         onProgress: heartbeat,
       });
-      return { selected: ids.length, deleted: expired.length, kept: kept.length, last };
+      return { selected: candidates.length, deleted: expired.length, kept: kept.length, last };
     },
+    purgeTombstones: (cutoff) => purgeTombstones(deps.pool, cutoff),
   };
 }

@@ -37,6 +37,23 @@ export interface SessionService {
 export interface CommandOptions {
   /** Client turn id: a command with a turn id already applied is answered without applying it again. */
   turnId?: string;
+  /**
+   * The owner the caller acts for: the command is refused (SessionConflictError) when the session belongs to
+   * another user. Checked where the command is applied, so nothing can come between the check and the change.
+   */
+  expectedUserId?: number;
+}
+
+export interface DeleteOptions {
+  /** Delete only if the session is this user's (or missing); another user's is a SessionConflictError. */
+  expectedUserId?: number;
+}
+
+/** The command with the caller's expected owner from `options`, when one is given there. */
+export function withExpectedOwner(command: SessionCommand, options?: CommandOptions): SessionCommand {
+  return options?.expectedUserId === undefined
+    ? command
+    : { ...command, expectedUserId: options.expectedUserId };
 }
 
 /** Services that can apply a command as one atomic step (the actor, the in-memory map). */

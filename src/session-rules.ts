@@ -11,13 +11,19 @@ import {
   Role,
 } from './types';
 
-export type SessionCommand =
+/**
+ * One change to a session. `expectedUserId`, when set, is the owner the caller acts for: the command is refused
+ * (SessionConflictError) when the session belongs to someone else, checked where the command is applied, so no
+ * other command can come between the check and the change.
+ */
+export type SessionCommand = (
   | { type: 'save'; context: ConversationContext }
   | { type: 'recover'; userId: number; agentType?: string }
   | { type: 'appendMessage'; message: Message }
   | { type: 'appendTurn'; user: string; assistant: string; agentType?: string }
   | { type: 'clearMessages' }
-  | { type: 'updateMetadata'; patch: Metadata };
+  | { type: 'updateMetadata'; patch: Metadata }
+) & { expectedUserId?: number };
 
 export type CommandType = SessionCommand['type'];
 
@@ -43,7 +49,8 @@ export function nowSeconds(nowMs: number): number {
 }
 
 export function validateSessionId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || id.length === 0) throw new ValidationError('session_id', 'must be a non-empty string');
+  if (typeof id !== 'string' || id.length === 0)
+    throw new ValidationError('session_id', 'must be a non-empty string');
   if (id.length > LIMITS.sessionIdMaxLength)
     throw new ValidationError('session_id', `must be at most ${LIMITS.sessionIdMaxLength} characters`);
   if (!SESSION_ID.test(id)) throw new ValidationError('session_id', 'may only contain A-Z a-z 0-9 . _ : -');
@@ -58,7 +65,8 @@ export function validateAgentType(agentType: unknown): asserts agentType is stri
   if (typeof agentType !== 'string') throw new ValidationError('agent_type', 'must be a string');
   if (agentType.length > LIMITS.agentTypeMaxLength)
     throw new ValidationError('agent_type', `must be at most ${LIMITS.agentTypeMaxLength} characters`);
-  if (!AGENT_TYPE.test(agentType)) throw new ValidationError('agent_type', 'may only contain A-Z a-z 0-9 . _ -');
+  if (!AGENT_TYPE.test(agentType))
+    throw new ValidationError('agent_type', 'may only contain A-Z a-z 0-9 . _ -');
 }
 
 export function validateTurnId(turnId: unknown): asserts turnId is string {
@@ -71,7 +79,8 @@ export function validateContent(field: string, content: unknown): asserts conten
   if (content.length === 0) throw new ValidationError(field, 'must not be empty');
   // Postgres jsonb cannot store U+0000 or a lone UTF-16 surrogate; refusing them here keeps a snapshot write
   // from failing forever after the command was acknowledged.
-  if (!storableText(content)) throw new ValidationError(field, 'must be valid Unicode without the NUL character');
+  if (!storableText(content))
+    throw new ValidationError(field, 'must be valid Unicode without the NUL character');
   if (utf8Length(content) > LIMITS.messageContentMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.messageContentMaxBytes} bytes`);
 }
@@ -90,20 +99,34 @@ export function validateMetadata(field: string, metadata: unknown): asserts meta
       throw new ValidationError(field, `keys must be 1..${LIMITS.metadataKeyMaxLength} characters`);
     if (metadata[key] === undefined) throw new ValidationError(`${field}.${key}`, 'must be a JSON value');
   }
-  let json: string;
-  try {
-    json = JSON.stringify(metadata);
-  } catch {
-    throw new ValidationError(field, 'must be serialisable as JSON');
-  }
-  if (!storableJson(metadata)) throw new ValidationError(field, 'must be valid Unicode without the NUL character');
+  // Every value must survive JSON and jsonb unchanged: JSON.stringify would turn NaN into null silently.
+  const problem = jsonProblem(metadata, 0);
+  if (problem) throw new ValidationError(field, problem);
+  const json = JSON.stringify(metadata);
   if (utf8Length(json) > LIMITS.metadataMaxBytes)
     throw new ValidationError(field, `must be at most ${LIMITS.metadataMaxBytes} bytes as JSON`);
+}
+
+/** Unix seconds Postgres (bigint) and JSON numbers both hold exactly; 0 means "not set" where a field allows it. */
+export function validateUnixSeconds(field: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > LIMITS.maxUnixSeconds)
+    throw new ValidationError(field, `must be an integer of Unix seconds, 0..${LIMITS.maxUnixSeconds}`);
 }
 
 /** Checks a command's own input (no state needed). Throws ValidationError. */
 export function validateCommand(command: SessionCommand): void {
   if (!isPlainObject(command)) throw new ValidationError('command', 'must be an object');
+  if (command.expectedUserId !== undefined) {
+    try {
+      validateUserId(command.expectedUserId);
+    } catch {
+      throw new ValidationError('expected_user_id', 'must be a 32-bit integer');
+    }
+  }
+  validateCommandBody(command);
+}
+
+function validateCommandBody(command: SessionCommand): void {
   switch (command.type) {
     case 'save': {
       const c = command.context;
@@ -113,8 +136,7 @@ export function validateCommand(command: SessionCommand): void {
       if (!Array.isArray(c.messages ?? [])) throw new ValidationError('messages', 'must be an array');
       (c.messages ?? []).forEach((m, i) => validateMessage(`messages[${i}]`, m));
       validateMetadata('metadata', c.metadata ?? {});
-      if (c.createdAt !== undefined && (!Number.isInteger(c.createdAt) || c.createdAt < 0))
-        throw new ValidationError('created_at', 'must be a non-negative integer (Unix seconds)');
+      if (c.createdAt !== undefined) validateUnixSeconds('created_at', c.createdAt);
       return;
     }
     case 'recover':
@@ -133,10 +155,14 @@ export function validateCommand(command: SessionCommand): void {
       return;
     case 'updateMetadata':
       validateMetadata('metadata', command.patch);
-      if (Object.keys(command.patch).length === 0) throw new ValidationError('metadata', 'must set at least one key');
+      if (Object.keys(command.patch).length === 0)
+        throw new ValidationError('metadata', 'must set at least one key');
       return;
     default:
-      throw new ValidationError('command', `unknown command ${(command as { type?: unknown }).type as string}`);
+      throw new ValidationError(
+        'command',
+        `unknown command ${(command as { type?: unknown }).type as string}`,
+      );
   }
 }
 
@@ -149,8 +175,12 @@ export function applyCommand(
   prev: SessionSnapshot | null,
   command: SessionCommand,
   now: number,
+  /** The version a new session starts after: a deleted session's last version, so versions never go back. */
+  baseVersion = 0,
 ): ApplyResult {
-  const version = (prev?.version ?? 0) + 1;
+  const version = (prev?.version ?? baseVersion) + 1;
+  if (prev && command.expectedUserId !== undefined && prev.context.userId !== command.expectedUserId)
+    throw new SessionConflictError(sessionId);
   switch (command.type) {
     case 'save': {
       const c = command.context;
@@ -188,7 +218,12 @@ export function applyCommand(
   }
   if (!prev) throw new SessionNotFoundError(sessionId);
   const base = prev.context;
-  const next: ConversationContext = { ...base, messages: base.messages, metadata: base.metadata, updatedAt: now };
+  const next: ConversationContext = {
+    ...base,
+    messages: base.messages,
+    metadata: base.metadata,
+    updatedAt: now,
+  };
   switch (command.type) {
     case 'appendMessage':
       next.messages = applyWindow([...base.messages, copyMessage(command.message)]);
@@ -233,7 +268,8 @@ export function lastMessage(messages: Message[]): string {
 /** listSessions' limit: non-positive means the default; capped. */
 export function normaliseLimit(limit: unknown): number {
   if (limit === undefined || limit === null) return LIMITS.listDefaultLimit;
-  if (typeof limit !== 'number' || !Number.isInteger(limit)) throw new ValidationError('limit', 'must be an integer');
+  if (typeof limit !== 'number' || !Number.isInteger(limit))
+    throw new ValidationError('limit', 'must be an integer');
   if (limit <= 0) return LIMITS.listDefaultLimit;
   return Math.min(limit, LIMITS.listMaxLimit);
 }
@@ -269,12 +305,38 @@ export function storableText(s: string): boolean {
   return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 }
 
-function storableJson(value: unknown): boolean {
-  if (typeof value === 'string') return storableText(value);
-  if (Array.isArray(value)) return value.every(storableJson);
-  if (typeof value === 'object' && value !== null)
-    return Object.entries(value).every(([k, v]) => storableText(k) && storableJson(v));
-  return true;
+/** Why a metadata value would not survive JSON and jsonb unchanged, or null when it would. */
+function jsonProblem(value: unknown, depth: number): string | null {
+  if (depth > LIMITS.metadataMaxDepth) return `must nest at most ${LIMITS.metadataMaxDepth} levels deep`;
+  switch (typeof value) {
+    case 'string':
+      return storableText(value) ? null : 'must be valid Unicode without the NUL character';
+    case 'number':
+      return Number.isFinite(value) ? null : 'numbers must be finite (JSON has no NaN or Infinity)';
+    case 'boolean':
+      return null;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        for (const v of value) {
+          const p = jsonProblem(v, depth + 1);
+          if (p) return p;
+        }
+        return null;
+      }
+      // A Date, Map or class instance would reach JSON as something else (toString works across realms).
+      if (Object.prototype.toString.call(value) !== '[object Object]')
+        return 'must be plain JSON (objects, arrays, strings, numbers, booleans, null)';
+      for (const [k, v] of Object.entries(value)) {
+        if (!storableText(k)) return 'must be valid Unicode without the NUL character';
+        const p = jsonProblem(v, depth + 1);
+        if (p) return p;
+      }
+      return null;
+    }
+    default:
+      return 'must be serialisable as JSON';
+  }
 }
 
 function isLowSurrogate(c: number): boolean {

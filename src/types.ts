@@ -26,6 +26,10 @@ export const LIMITS = {
   listDefaultLimit: 20,
   listMaxLimit: 200,
   turnIdMaxLength: 128,
+  /** Nesting of metadata values: jsonb and every JSON parser on the way have a stack to protect. */
+  metadataMaxDepth: 32,
+  /** Unix seconds a session may carry: 9999-12-31T23:59:59Z, far inside Postgres bigint and JS integers. */
+  maxUnixSeconds: 253402300799,
 } as const;
 
 export type Role = 'user' | 'assistant' | 'system';

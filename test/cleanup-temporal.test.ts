@@ -98,24 +98,6 @@ describe('cleanup workflow', () => {
     expect(await h.service.cleanupExpired(30)).toBe(0);
   });
 
-  // A bigger run for the figures in docs/retention.md: DS_CLEANUP_BENCH=10000 npx jest test/cleanup-temporal.test.ts
-  const benchRows = Number(process.env.DS_CLEANUP_BENCH ?? 0);
-  (benchRows > 0 ? test : test.skip)(
-    `bench: ${benchRows} expired cold sessions`,
-    async () => {
-      const run = `bench-${Math.random().toString(36).slice(2, 8)}-`;
-      const contexts = Array.from({ length: benchRows }, (_, i) => aged(`${run}${i}`, 30_000 + i, 31 * DAY));
-      await insertSnapshotsRaw(h.pool, contexts);
-      const t0 = Date.now();
-      expect(await h.service.cleanupExpired(30)).toBe(benchRows);
-      const ms = Date.now() - t0;
-      console.log(
-        `cleanup of ${benchRows} expired sessions took ${ms} ms (${Math.round(benchRows / (ms / 1000))}/s)`,
-      );
-    },
-    600_000,
-  );
-
   test('running actors decide: an old state is expired through the actor, a fresh state is kept', async () => {
     const ids = uniqueIds();
     // Fresh actors whose rows were back-dated behind their back: the actor's state is authoritative.

@@ -55,7 +55,11 @@ describe('migrate', () => {
     await migrate(pool);
     await migrate(pool);
     const { rows } = await pool.query<{ name: string }>('SELECT name FROM migrations ORDER BY id');
-    expect(rows.map((r) => r.name)).toEqual(['create-migrations-table', 'create_conversation_context']);
+    expect(rows.map((r) => r.name)).toEqual([
+      'create-migrations-table',
+      'create_conversation_context',
+      'session_fence',
+    ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
 

@@ -4,12 +4,14 @@ import fs from 'node:fs';
 import type { UpdateDefinition } from '@temporalio/common';
 import path from 'node:path';
 import { FAILURE_TYPES } from '../src/errors';
-import type { WireContext, WireMessage } from '../src/types';
+import type { WireContext } from '../src/types';
 import { SEARCH_ATTRIBUTES } from '../src/runtime/dev-server';
 import { DEFAULT_TASK_QUEUE } from '../src/config';
 import * as messages from '../workflows/messages';
 import type {
   ActorStatus,
+  AppendMessageArgs,
+  EmptyArgs,
   AppendTurnArgs,
   CommandAck,
   RecoverSessionArgs,
@@ -35,24 +37,26 @@ const EXPECTED = {
     'persist_every',
     'carried',
   ],
-  result: ['reason', 'version'],
+  result: ['reason', 'version', 'unsaved'],
   updates: {
     saveContext: {
-      args: ['context'],
+      args: ['context', 'expected_user_id'],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at'],
     },
-    recoverSession: { args: ['user_id', 'agent_type'] },
-    appendMessage: { args: ['role', 'content'] },
-    appendTurn: { args: ['user', 'assistant', 'agent_type'] },
-    clearMessages: { args: [] },
-    updateMetadata: { args: ['metadata'] },
-    deleteSession: { args: [] },
-    expireSession: { args: ['cutoff'] },
+    recoverSession: { args: ['user_id', 'agent_type', 'expected_user_id'] },
+    appendMessage: { args: ['role', 'content', 'expected_user_id'] },
+    appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id'] },
+    clearMessages: { args: ['expected_user_id'] },
+    updateMetadata: { args: ['metadata', 'expected_user_id'] },
+    deleteSession: { args: ['expected_user_id'], answer: ['deleted', 'run_id'] },
+    expireSession: { args: ['cutoff'], answer: ['expired', 'run_id'] },
   },
   ack: ['version', 'context'],
-  signals: { turn: { args: ['turn_id', 'user', 'assistant', 'agent_type', 'user_id'] } },
+  signals: {
+    turn: { args: ['turn_id', 'user', 'assistant', 'agent_type', 'user_id', 'expected_user_id'] },
+  },
   queries: { context: {}, recentMessages: {}, turnStatus: {}, status: {} },
-  status: ['exists', 'version', 'persisted_version', 'commands_this_run', 'closing'],
+  status: ['exists', 'version', 'persisted_version', 'commands_this_run', 'closing', 'state', 'failure'],
   context: ['session_id', 'user_id', 'agent_type', 'messages', 'metadata', 'created_at', 'updated_at'],
   failureTypes: [
     'ValidationError',
@@ -60,7 +64,10 @@ const EXPECTED = {
     'SessionConflictError',
     'ActorClosing',
     'UnprocessedUpdate',
+    'SessionStorageFailed',
   ],
+  ephemeralUpdateIdPrefix: 'auto:',
+  lifecycleStates: ['loading', 'active', 'failed', 'removed', 'ending'],
   busyMessage: 'session actor busy: loading state or applying received turns',
   searchAttributes: { SessionId: 'Keyword', UserId: 'Int', AgentType: 'Keyword' },
 };
@@ -76,7 +83,8 @@ const context: Required<WireContext> = {
   created_at: 0,
   updated_at: 0,
 };
-const message: Required<WireMessage> = { role: 'user', content: 'x' };
+const message: Required<AppendMessageArgs> = { role: 'user', content: 'x', expected_user_id: 1 };
+const clearArgs: Required<EmptyArgs> = { expected_user_id: 1 };
 const input: Required<SessionActorInput> = {
   session_id: 's',
   idle_timeout_ms: 1,
@@ -86,8 +94,15 @@ const input: Required<SessionActorInput> = {
   persist_every: 1,
   carried: { snapshot: null, persisted_version: 0, turns: [] },
 };
-const result: Required<SessionActorResult> = { reason: 'idle', version: 0 };
-const save: Required<SaveContextArgs> = { context: { user_id: 1, messages: [], metadata: {} } };
+const result: Required<SessionActorResult> = {
+  reason: 'idle',
+  version: 0,
+  unsaved: { context, version: 1 },
+};
+const save: Required<SaveContextArgs> = {
+  context: { user_id: 1, messages: [], metadata: {} },
+  expected_user_id: 1,
+};
 const saveContext: Required<SaveContextArgs['context']> = {
   user_id: 1,
   messages: [],
@@ -95,17 +110,28 @@ const saveContext: Required<SaveContextArgs['context']> = {
   agent_type: '',
   created_at: 0,
 };
-const recover: Required<RecoverSessionArgs> = { user_id: 1, agent_type: '' };
-const turnArgs: Required<AppendTurnArgs> = { user: 'u', assistant: 'a', agent_type: '' };
-const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {} };
+const recover: Required<RecoverSessionArgs> = { user_id: 1, agent_type: '', expected_user_id: 1 };
+const turnArgs: Required<AppendTurnArgs> = { user: 'u', assistant: 'a', agent_type: '', expected_user_id: 1 };
+const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {}, expected_user_id: 1 };
 type UpdateArgs<D> = D extends UpdateDefinition<unknown, [infer A]> ? A : never;
+type UpdateAnswer<D> = D extends UpdateDefinition<infer R, [unknown]> ? R : never;
 const expireArgs: Required<UpdateArgs<typeof messages.expireSessionUpdate>> = { cutoff: 0 };
+const deleteArgs: Required<UpdateArgs<typeof messages.deleteSessionUpdate>> = { expected_user_id: 1 };
+const deleteAnswer: Required<UpdateAnswer<typeof messages.deleteSessionUpdate>> = {
+  deleted: true,
+  run_id: 'r',
+};
+const expireAnswer: Required<UpdateAnswer<typeof messages.expireSessionUpdate>> = {
+  expired: true,
+  run_id: 'r',
+};
 const turnSignalArgs: Required<TurnSignalArgs> = {
   turn_id: 't',
   user: 'u',
   assistant: 'a',
   agent_type: '',
   user_id: 1,
+  expected_user_id: 1,
 };
 const ack: Required<CommandAck> = { version: 1, context };
 const status: Required<ActorStatus> = {
@@ -114,6 +140,8 @@ const status: Required<ActorStatus> = {
   persisted_version: 0,
   commands_this_run: 0,
   closing: false,
+  state: 'active',
+  failure: { during: 'write', code: '22003', message: 'x' },
 };
 
 const keys = (o: object): string[] => Object.keys(o);
@@ -134,9 +162,13 @@ describe('actor protocol v1', () => {
     expect(messages.sessionWorkflowId('demo-1')).toBe('session/demo-1');
     expect(DEFAULT_TASK_QUEUE).toBe(EXPECTED.defaultTaskQueue);
     expect(messages.ACTOR_BUSY).toBe(EXPECTED.busyMessage);
-    expect([...Object.values(FAILURE_TYPES), messages.ACTOR_CLOSING, 'UnprocessedUpdate']).toEqual(
-      EXPECTED.failureTypes,
-    );
+    expect([
+      ...Object.values(FAILURE_TYPES),
+      messages.ACTOR_CLOSING,
+      'UnprocessedUpdate',
+      messages.SESSION_STORAGE_FAILED,
+    ]).toEqual(EXPECTED.failureTypes);
+    expect(messages.EPHEMERAL_UPDATE_ID_PREFIX).toBe(EXPECTED.ephemeralUpdateIdPrefix);
     expect(SEARCH_ATTRIBUTES).toEqual(EXPECTED.searchAttributes);
   });
 
@@ -157,6 +189,10 @@ describe('actor protocol v1', () => {
     expect(keys(turnArgs)).toEqual(EXPECTED.updates.appendTurn.args);
     expect(keys(metadataArgs)).toEqual(EXPECTED.updates.updateMetadata.args);
     expect(keys(expireArgs)).toEqual(EXPECTED.updates.expireSession.args);
+    expect(keys(deleteArgs)).toEqual(EXPECTED.updates.deleteSession.args);
+    expect(keys(deleteAnswer)).toEqual(EXPECTED.updates.deleteSession.answer);
+    expect(keys(expireAnswer)).toEqual(EXPECTED.updates.expireSession.answer);
+    expect(keys(clearArgs)).toEqual(EXPECTED.updates.clearMessages.args);
     expect(keys(turnSignalArgs)).toEqual(EXPECTED.signals.turn.args);
     expect(keys(ack)).toEqual(EXPECTED.ack);
     expect(keys(status)).toEqual(EXPECTED.status);
@@ -174,7 +210,11 @@ describe('actor protocol v1', () => {
       ...EXPECTED.input,
       ...EXPECTED.result,
       ...Object.keys(EXPECTED.updates),
-      ...Object.values(EXPECTED.updates).flatMap((u) => [...u.args, ...('context' in u ? u.context : [])]),
+      ...Object.values(EXPECTED.updates).flatMap((u) => [
+        ...u.args,
+        ...('context' in u ? u.context : []),
+        ...('answer' in u ? u.answer : []),
+      ]),
       ...Object.keys(EXPECTED.signals),
       ...EXPECTED.signals.turn.args,
       ...Object.keys(EXPECTED.queries),
@@ -182,6 +222,8 @@ describe('actor protocol v1', () => {
       ...EXPECTED.context,
       ...EXPECTED.failureTypes,
       ...Object.keys(EXPECTED.searchAttributes),
+      EXPECTED.ephemeralUpdateIdPrefix,
+      ...EXPECTED.lifecycleStates,
     ];
     const missing = [...new Set(names)].filter((n) => !doc.includes(`\`${n}\``) && !doc.includes(`"${n}"`));
     expect(missing).toEqual([]);

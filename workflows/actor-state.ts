@@ -1,16 +1,25 @@
-// The session actor's plain, serialisable state: the snapshot, what Postgres has, the remembered turn ids.
-// No Temporal APIs here: the workflow hands commands to it, and continue-as-new carries it to the next run.
+// The session actor's plain, serialisable state: the snapshot, what Postgres has, the remembered turn ids, and the
+// versions that fence a deletion. No Temporal APIs here: the workflow hands commands to it, continue-as-new carries it.
 import { SessionCommand, SessionSnapshot, applyCommand, nowSeconds } from '../src/session-rules';
 import { fromWireContext, toWireContext } from '../src/types';
-import type { CarriedState, TurnOutcome } from './messages';
+import type { ClaimAnswer } from './lifecycle';
+import type { CarriedState, TurnOutcome, TurnSignalArgs } from './messages';
 
 export class ActorState {
   snapshot: SessionSnapshot | null = null;
   /** The newest version known to be in Postgres. */
   persistedVersion = 0;
-  /** Applied commands in this run (continue-as-new is counted from it). */
+  /** The version this incarnation of the session was created at; a deletion fences writes of incarnations up to it. */
+  bornVersion = 1;
+  /** A new session starts after this version: the last version of a deleted one, so versions never go back. */
+  floorVersion = 0;
+  /** Commands that changed the session in this run (continue-as-new is counted from it). */
   commandsThisRun = 0;
   lastActivityMs: number;
+  /** What is known of a row that does not parse (a corrupt session can still be expired or deleted). */
+  corrupt: { userId: number; version: number; updatedAt: number } | null = null;
+  /** Durable turns received after a removal in this run: the next run applies them, as a new session. */
+  readonly handedOver: TurnSignalArgs[];
   private readonly turns: Map<string, TurnOutcome>;
 
   constructor(
@@ -21,23 +30,47 @@ export class ActorState {
   ) {
     this.lastActivityMs = nowMs;
     this.turns = new Map(carried?.turns ?? []);
+    this.handedOver = [];
     if (carried) {
       const s = carried.snapshot;
       this.snapshot = s ? { context: fromWireContext(s.context), version: s.version } : null;
       this.persistedVersion = carried.persisted_version;
+      this.bornVersion = carried.born_version ?? 1;
+      this.floorVersion = carried.floor_version ?? 0;
     }
   }
 
-  /** Takes the snapshot loaded from Postgres (a fresh actor's first step). */
+  /** Takes the snapshot loaded from Postgres (runs before the lifecycle machine). */
   hydrate(stored: SessionSnapshot | null): void {
     this.snapshot = stored;
     this.persistedVersion = stored?.version ?? 0;
   }
 
+  /** Takes what the actor found when it claimed its session. */
+  hydrateClaim(claim: ClaimAnswer): void {
+    switch (claim.kind) {
+      case 'found':
+        this.hydrate(claim.snapshot);
+        this.bornVersion = claim.bornVersion;
+        return;
+      case 'missing':
+        this.hydrate(null);
+        this.floorVersion = claim.floorVersion;
+        this.persistedVersion = claim.floorVersion;
+        return;
+      case 'corrupt':
+        this.hydrate(null);
+        this.corrupt = { userId: claim.userId, version: claim.version, updatedAt: claim.updatedAt };
+        this.persistedVersion = claim.version;
+        return;
+    }
+  }
+
   /** Applies one command through the rules; throws SessionError subclasses for caller mistakes, changing nothing. */
   apply(command: SessionCommand, nowMs: number): { snapshot: SessionSnapshot; changed: boolean } {
-    const result = applyCommand(this.sessionId, this.snapshot, command, nowSeconds(nowMs));
+    const result = applyCommand(this.sessionId, this.snapshot, command, nowSeconds(nowMs), this.floorVersion);
     if (result.changed) {
+      if (!this.snapshot) this.bornVersion = result.snapshot.version;
       this.snapshot = result.snapshot;
       this.commandsThisRun++;
       this.lastActivityMs = nowMs;
@@ -45,10 +78,43 @@ export class ActorState {
     return result;
   }
 
-  /** The session is gone from Postgres (deleted or expired). */
+  /** The session is gone from Postgres (runs before the lifecycle machine: versions restarted). */
   clear(): void {
     this.snapshot = null;
     this.persistedVersion = 0;
+  }
+
+  /**
+   * The session was deleted or expired, with a tombstone at `tombstoneVersion`. Its turn ids go with it: a retried
+   * turn of the deleted session must not be answered as applied.
+   */
+  removed(tombstoneVersion: number): void {
+    const floor = Math.max(tombstoneVersion, this.highestVersion);
+    this.snapshot = null;
+    this.corrupt = null;
+    this.floorVersion = floor;
+    this.persistedVersion = floor;
+    this.turns.clear();
+  }
+
+  /** The highest version this session has had, written or not. */
+  get highestVersion(): number {
+    return Math.max(
+      this.snapshot?.version ?? 0,
+      this.persistedVersion,
+      this.floorVersion,
+      this.corrupt?.version ?? 0,
+    );
+  }
+
+  /** The owner, also of a corrupt row; undefined when there is no session. */
+  get ownerId(): number | undefined {
+    return this.snapshot?.context.userId ?? this.corrupt?.userId;
+  }
+
+  /** The session's last change (Unix seconds), also of a corrupt row; undefined when there is no session. */
+  get updatedAt(): number | undefined {
+    return this.snapshot?.context.updatedAt ?? this.corrupt?.updatedAt;
   }
 
   /** The state is ahead of Postgres. */
@@ -84,6 +150,9 @@ export class ActorState {
       snapshot: s ? { context: toWireContext(s.context), version: s.version } : null,
       persisted_version: this.persistedVersion,
       turns: [...this.turns.entries()],
+      born_version: this.bornVersion,
+      floor_version: this.floorVersion,
+      ...(this.handedOver.length > 0 ? { handed_over: [...this.handedOver] } : {}),
     };
   }
 

@@ -1,11 +1,19 @@
 // The cleanup workflow: deletes every session idle for longer than the retention, batch by batch, and counts them.
 // Started by the cleanup Schedule, by TemporalSessionService.cleanupExpired and by SessionCleanupJob.runOnce.
-import { ApplicationFailure, continueAsNew, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { CleanupActivities } from '../activities/cleanup';
 import { FAILURE_TYPES } from '../src/errors';
 import { expiryCutoff, validateRetentionDays } from '../src/session-rules';
 
 export const DEFAULT_CLEANUP_BATCH_SIZE = 500;
+/** Patch id of the tombstone purge at the end of a cleanup. */
+const PURGE_TOMBSTONES = 'purge-tombstones';
 /** Batches per run before continuing as new, so one run's history stays small whatever the backlog. */
 const BATCHES_PER_RUN = 200;
 
@@ -28,7 +36,7 @@ export interface CleanupResult {
 
 // Each batch heartbeats per few sessions; a worker lost mid-batch is noticed within the heartbeat timeout and the
 // batch is retried, which is harmless: it selects again after the same keyset position.
-const { expireBatch } = proxyActivities<CleanupActivities>({
+const { expireBatch, purgeTombstones } = proxyActivities<CleanupActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -61,6 +69,10 @@ export async function sessionCleanup(input: CleanupInput): Promise<CleanupResult
     batches++;
     deleted += batch.deleted;
     after = batch.last;
-    if (batch.selected < batchSize) return { deleted, cutoff, batches };
+    if (batch.selected < batchSize) {
+      // Tombstones outlive their sessions by the retention period; runs recorded before them skip this step.
+      if (!input.dry_run && patched(PURGE_TOMBSTONES)) await purgeTombstones(cutoff);
+      return { deleted, cutoff, batches };
+    }
   }
 }

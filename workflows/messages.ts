@@ -29,14 +29,22 @@ export interface CarriedState {
   snapshot: { context: WireContext; version: number } | null;
   persisted_version: number;
   turns: [string, TurnOutcome][];
+  /** The version this incarnation of the session was created at (1 when absent: runs before the fence). */
+  born_version?: number;
+  /** The version a new session starts after: the last version of a deleted one (0 when absent). */
+  floor_version?: number;
+  /** Durable turns received after the session was removed: the next run applies them first, as a new session. */
+  handed_over?: TurnSignalArgs[];
 }
 
 export type TurnOutcome =
   { status: 'applied'; version: number } | { status: 'rejected'; code: string; message: string };
 
 export interface SessionActorResult {
-  reason: 'idle' | 'deleted' | 'expired';
+  /** failed: Postgres refused the session for good; `unsaved` then holds the state it could not take. */
+  reason: 'idle' | 'deleted' | 'expired' | 'failed';
   version: number;
+  unsaved?: { context: WireContext; version: number };
 }
 
 /** Every applied update answers with the session after it and its version. */
@@ -45,45 +53,71 @@ export interface CommandAck {
   context: WireContext;
 }
 
-/** Commands without arguments take an empty object (`{}`). */
-export type EmptyArgs = Record<string, never>;
+/**
+ * Every command may carry the owner it acts for: the actor refuses it with SessionConflictError when the session
+ * belongs to another user (checked where the command is applied, in the actor's serial order).
+ */
+export interface Owned {
+  expected_user_id?: number;
+}
+
+/** Commands without arguments take an object with at most the expected owner (`{}`). */
+export type EmptyArgs = Owned;
 
 // ---- updates (the "applied" acknowledgement: validated, applied, answered) ----------------------------
-export interface SaveContextArgs {
+export interface SaveContextArgs extends Owned {
   context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> &
     Partial<Pick<WireContext, 'agent_type' | 'created_at'>>;
 }
-export interface RecoverSessionArgs {
+export interface RecoverSessionArgs extends Owned {
   user_id: number;
   agent_type?: string;
 }
-export interface AppendTurnArgs {
+export type AppendMessageArgs = WireMessage & Owned;
+export interface AppendTurnArgs extends Owned {
   user: string;
   assistant: string;
   agent_type?: string;
 }
-export interface UpdateMetadataArgs {
+export interface UpdateMetadataArgs extends Owned {
   metadata: Metadata;
+}
+export interface ExpireSessionArgs {
+  cutoff: number;
+}
+/**
+ * `run_id`: the run that removed the session; erasure deletes it and the runs before it, never a later one.
+ * (Absent from runs recorded before the lifecycle machine.)
+ */
+export interface RemovalAck {
+  run_id?: string;
 }
 
 export const saveContextUpdate = defineUpdate<CommandAck, [SaveContextArgs]>('saveContext');
 export const recoverSessionUpdate = defineUpdate<CommandAck, [RecoverSessionArgs]>('recoverSession');
-export const appendMessageUpdate = defineUpdate<CommandAck, [WireMessage]>('appendMessage');
+export const appendMessageUpdate = defineUpdate<CommandAck, [AppendMessageArgs]>('appendMessage');
 export const appendTurnUpdate = defineUpdate<CommandAck, [AppendTurnArgs]>('appendTurn');
 export const clearMessagesUpdate = defineUpdate<CommandAck, [EmptyArgs]>('clearMessages');
 export const updateMetadataUpdate = defineUpdate<CommandAck, [UpdateMetadataArgs]>('updateMetadata');
-/** Deletes the session's snapshot through its single writer; the actor then completes. */
-export const deleteSessionUpdate = defineUpdate<{ deleted: boolean }, [EmptyArgs]>('deleteSession');
+/** Deletes the session through its single writer (leaving a tombstone); the actor then completes. */
+export const deleteSessionUpdate = defineUpdate<{ deleted: boolean } & RemovalAck, [EmptyArgs]>(
+  'deleteSession',
+);
 /** Expires the session if its updated_at is still strictly below `cutoff` (Unix seconds); the actor then completes. */
-export const expireSessionUpdate = defineUpdate<{ expired: boolean }, [{ cutoff: number }]>('expireSession');
+export const expireSessionUpdate = defineUpdate<{ expired: boolean } & RemovalAck, [ExpireSessionArgs]>(
+  'expireSession',
+);
 
 // ---- signals (the "durable" acknowledgement: persisted by Temporal, applied once by turn id) -----------
-export interface TurnSignalArgs {
+export interface TurnSignalArgs extends Owned {
   turn_id: string;
   user: string;
   assistant: string;
   agent_type?: string;
-  /** When set and the session does not exist, the turn creates it for this user. */
+  /**
+   * The session's owner: when the session does not exist, the turn creates it for this user; when it belongs to
+   * someone else, the turn is rejected (session_conflict).
+   */
   user_id?: number;
 }
 export const turnSignal = defineSignal<[TurnSignalArgs]>('turn');
@@ -98,11 +132,24 @@ export interface ActorStatus {
   persisted_version: number;
   commands_this_run: number;
   closing: boolean;
+  /** The lifecycle phase (workflows/lifecycle.ts): loading, active, failed, removed, ending. */
+  state: string;
+  /** Set in the failed state: when it failed (load or write), the SQLSTATE and the error. */
+  failure?: { during: string; code: string; message: string };
 }
 export const statusQuery = defineQuery<ActorStatus>('status');
 
 /** ApplicationFailure type of a command that reached an actor that is completing; retry it (a new run starts). */
 export const ACTOR_CLOSING = 'ActorClosing';
+
+/** ApplicationFailure type of a write refused because Postgres refused the session for good (the failed state). */
+export const SESSION_STORAGE_FAILED = 'SessionStorageFailed';
+
+/**
+ * Update ids with this prefix are not remembered as turn ids: the library uses it for calls without a client turn
+ * id, so they never push real turn ids out of the actor's bounded dedup memory. Temporal still dedupes them within a run.
+ */
+export const EPHEMERAL_UPDATE_ID_PREFIX = 'auto:';
 
 /** Query failure message while the actor loads its state or applies received turns; ask again shortly. */
 export const ACTOR_BUSY = 'session actor busy: loading state or applying received turns';

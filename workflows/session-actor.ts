@@ -1,6 +1,8 @@
-// The session actor: one long-lived workflow per session, the single writer of its state.
-// Handlers hand commands to ActorState (the rules module applies them); the loop persists, continues-as-new, idles out.
+// The session actor: one long-lived workflow per session, the single writer of its state. This file wires the
+// lifecycle machine (lifecycle.ts) to Temporal: handlers queue commands in one serial order, the queue applies them
+// through ActorState (the rules module), and the main loop persists, continues-as-new, hands over and completes.
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -8,7 +10,6 @@ import {
   currentUpdateInfo,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -17,22 +18,46 @@ import {
 } from '@temporalio/workflow';
 import type { RetryPolicy, UpdateDefinition } from '@temporalio/common';
 import type { SessionActivities } from '../activities';
-import { SessionError, ValidationError } from '../src/errors';
+import {
+  SessionConflictError,
+  SessionError,
+  SessionNotFoundError,
+  StorageError,
+  ValidationError,
+} from '../src/errors';
 import {
   SessionCommand,
   recentMessages,
   validateCommand,
   validateSessionId,
   validateTurnId,
+  validateUserId,
 } from '../src/session-rules';
 import { toWireContext } from '../src/types';
 import { ActorState } from './actor-state';
+import { legacySessionActor } from './legacy-session-actor';
+import {
+  type Admission,
+  type CommandClass,
+  type LifecycleEvent,
+  type Phase,
+  PERMANENT_STORAGE_FAILURE,
+  admit,
+  endReason,
+  nextStep,
+  readable,
+  transition,
+} from './lifecycle';
 import {
   ACTOR_BUSY,
   ACTOR_CLOSING,
   CommandAck,
+  EPHEMERAL_UPDATE_ID_PREFIX,
+  Owned,
+  SESSION_STORAGE_FAILED,
   SessionActorInput,
   SessionActorResult,
+  TurnSignalArgs,
   appendMessageUpdate,
   appendTurnUpdate,
   clearMessagesUpdate,
@@ -43,31 +68,24 @@ import {
   recoverSessionUpdate,
   saveContextUpdate,
   statusQuery,
-  TurnSignalArgs,
   turnSignal,
   turnStatusQuery,
   updateMetadataUpdate,
 } from './messages';
 import { toFailure, wireCommands } from './wire-commands';
 
-// Postgres work runs as regular activities. Local activities (one marker event, no task dispatch) were used
-// first, but one that keeps retrying holds its workflow task open: during a Postgres outage the signals arriving
-// meanwhile overflowed the server's buffer (100 events), the server failed the task, the worker carried on with
-// the same run while a replay would see those events merged into one activation - and the next replay of the
-// session failed with a nondeterminism error (RELIABILITY.md, bug 3). A regular activity lets every task complete
-// at once. Eager dispatch (same task queue) runs it on this worker without a matching round trip. Postgres outages
-// are retried for as long as it takes; acknowledged commands stay durable in Temporal meanwhile.
+// Postgres work runs as regular activities, eagerly dispatched to this worker (RELIABILITY.md, bug 3: a local
+// activity retried across failed workflow tasks left runs nondeterministic). Transient failures (Postgres down,
+// connections, contention) are retried for as long as it takes, while acknowledged commands stay durable in
+// Temporal; a permanent one (PERMANENT_STORAGE_FAILURE, raised non-retryable by the activity) moves the actor to
+// its failed state instead.
 const RETRY: RetryPolicy = {
   initialInterval: '100 milliseconds',
   backoffCoefficient: 2,
   maximumInterval: '10 seconds',
+  nonRetryableErrorTypes: [PERMANENT_STORAGE_FAILURE],
 };
-const dbActivities = proxyActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
-/** Runs recorded before REGULAR_ACTIVITIES replay with the local activities they used. */
-const dbLocalActivities = proxyLocalActivities<SessionActivities>({
-  startToCloseTimeout: '10 seconds',
-  retry: RETRY,
-});
+const db = proxyActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
 
 const DEFAULTS = {
   idleTimeoutMs: 10 * 60 * 1000,
@@ -77,24 +95,70 @@ const DEFAULTS = {
   persistEvery: 16,
 };
 
-/** Patch id of the delayed, coalesced snapshot write (older runs wrote in the answering task). */
-const DEBOUNCED_PERSIST = 'debounced-persist';
-/** Patch id of Postgres work as regular activities (older runs used local activities). */
-const REGULAR_ACTIVITIES = 'regular-activities';
-/** Patch id of continue-as-new carrying unsaved changes (older runs waited for a quiet moment to persist first). */
-const CARRY_UNSAVED = 'carry-unsaved';
+/** Patch id of the lifecycle machine: runs recorded before it replay with legacySessionActor. */
+const LIFECYCLE_MACHINE = 'lifecycle-machine';
+
+type Removal = { kind: 'delete'; expectedUserId?: number } | { kind: 'expire'; cutoff: number };
+
+/** One command in the actor's serial order. Updates carry their answer's resolvers; signals need none. */
+type Queued =
+  | {
+      kind: 'command';
+      command: SessionCommand;
+      updateId?: string;
+      resolve: (ack: CommandAck) => void;
+      reject: (err: unknown) => void;
+    }
+  | { kind: 'turn'; args: TurnSignalArgs }
+  | {
+      kind: 'removal';
+      removal: Removal;
+      resolve: (answer: { removed: boolean; runId: string }) => void;
+      reject: (err: unknown) => void;
+    };
 
 const closingFailure = (): ApplicationFailure =>
   ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
 
+const storageFailure = (phase: Phase): ApplicationFailure =>
+  ApplicationFailure.create({
+    type: SESSION_STORAGE_FAILED,
+    message:
+      phase.name === 'failed'
+        ? `the session's storage failed permanently (${phase.during}, ${phase.code}): ${phase.message}`
+        : "the session's storage failed permanently",
+    nonRetryable: true,
+  });
+
+/** A refusal of the lifecycle, as the failure an update answers with. */
+function refusal(admission: Admission, phase: Phase, sessionId: string): Error {
+  if (admission === 'refuse-failed') return storageFailure(phase);
+  if (admission === 'not-found') return toFailure(new SessionNotFoundError(sessionId));
+  return closingFailure();
+}
+
+function classOf(command: SessionCommand): CommandClass {
+  return command.type === 'save' || command.type === 'recover' ? 'create' : 'change';
+}
+
+/** The code and message of a permanent storage failure, or null for anything else. */
+function permanentFailure(err: unknown): { code: string; message: string } | null {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== PERMANENT_STORAGE_FAILURE) return null;
+  const code = (cause.details?.[0] as { code?: string } | undefined)?.code ?? 'unknown';
+  return { code, message: cause.message };
+}
+
 export async function sessionActor(input: SessionActorInput): Promise<SessionActorResult> {
+  if (!patched(LIFECYCLE_MACHINE)) return legacySessionActor(input);
   const sessionId = input.session_id;
   validateSessionId(sessionId);
-  const db = patched(REGULAR_ACTIVITIES) ? dbActivities : dbLocalActivities;
   const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
   const continueAsNewAfter = input.continue_as_new_after ?? DEFAULTS.continueAsNewAfter;
   const persistDelayMs = input.persist_delay_ms ?? DEFAULTS.persistDelayMs;
   const persistEvery = input.persist_every ?? DEFAULTS.persistEvery;
+  /** The actor chain: stable across continue-as-new, new for every fresh start. Postgres records it as holder. */
+  const holder = workflowInfo().firstExecutionRunId;
   const state = new ActorState(
     sessionId,
     input.remember_turn_ids ?? DEFAULTS.rememberTurnIds,
@@ -102,11 +166,11 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     input.carried,
   );
 
-  let hydrated = false;
-  let exclusive = false; // held by delete/expire while their activity runs
-  let closing = false;
-  let endReason: SessionActorResult['reason'] = 'idle';
+  // Typed as the whole union: handlers change it between awaits, which control-flow narrowing cannot see.
+  let phase = (input.carried ? { name: 'active' } : { name: 'loading' }) as Phase;
   let indexed = { userId: NaN, agentType: '\u0000' };
+  /** Commands refused or answered without a change in this run (they count towards the run's size too). */
+  let handledUnchanged = 0;
 
   /** Search attributes (no message text) and the UI's current details follow the state. */
   const describe = (): void => {
@@ -119,49 +183,201 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       });
       indexed = { userId: c.userId, agentType: c.agentType };
     }
-    setCurrentDetails(state.details());
+    const status =
+      phase.name === 'failed'
+        ? `**failed** (${phase.during}, ${phase.code}) · `
+        : phase.name === 'removed'
+          ? `**${phase.reason}** · `
+          : '';
+    setCurrentDetails(status + state.details());
+  };
+  const move = (event: LifecycleEvent): void => {
+    phase = transition(phase, event);
+    describe();
   };
 
-  const apply = (command: SessionCommand) => {
-    const result = state.apply(command, Date.now());
-    if (result.changed) describe();
-    return result.snapshot;
+  // ---- one serial order: every command waits in `queue` behind the ones before it ---------------------------
+  // Sync commands are applied where they are taken from the queue; a removal awaits its activity while the queue
+  // waits behind it (`busy`), so no command ever interleaves with another across an await.
+  const queue: Queued[] = [];
+  let queuedTurns = 0;
+  let busy = false;
+
+  const pump = (): void => {
+    while (!busy && phase.name !== 'loading' && queue.length > 0) {
+      const item = queue.shift() as Queued;
+      if (item.kind === 'turn') {
+        queuedTurns--;
+        applyTurn(item.args);
+      } else if (item.kind === 'command') applyCommandItem(item);
+      else {
+        busy = true;
+        void remove(item).then(() => {
+          busy = false;
+          pump();
+        });
+      }
+    }
+  };
+  const submit = (item: Queued): void => {
+    queue.push(item);
+    if (item.kind === 'turn') queuedTurns++;
+    pump();
   };
 
-  /** Waits until the state is loaded and no exclusive command runs; refuses work once the actor is closing. */
-  const ready = async (): Promise<void> => {
-    await condition(() => hydrated && !exclusive);
-    if (closing) throw closingFailure();
+  const applyCommandItem = (item: Extract<Queued, { kind: 'command' }>): void => {
+    const { command, updateId } = item;
+    const remembered = updateId && !updateId.startsWith(EPHEMERAL_UPDATE_ID_PREFIX) ? updateId : undefined;
+    const seen = remembered ? state.turnOutcome(remembered) : undefined;
+    if (seen?.status === 'applied' && state.snapshot) {
+      handledUnchanged++;
+      item.resolve({ version: seen.version, context: toWireContext(state.snapshot.context) });
+      return;
+    }
+    const admission = admit(phase, classOf(command));
+    if (admission !== 'apply') {
+      handledUnchanged++;
+      item.reject(refusal(admission, phase, sessionId));
+      return;
+    }
+    try {
+      const result = state.apply(command, Date.now());
+      if (result.changed) describe();
+      else handledUnchanged++;
+      if (remembered) state.rememberTurn(remembered, { status: 'applied', version: result.snapshot.version });
+      item.resolve({ version: result.snapshot.version, context: toWireContext(result.snapshot.context) });
+    } catch (err) {
+      item.reject(toFailure(err));
+    }
   };
 
-  /** One update per command: validated before history, deduped by update id (the turn id), applied, answered. */
+  // Durable turns: acknowledged by Temporal on receipt, so nothing may throw here; a turn that breaks the rules is
+  // recorded as rejected (visible through turnStatus), never applied. `user_id` is the owner the turn acts for.
+  const applyTurn = (args: TurnSignalArgs): void => {
+    const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
+    if (turnId && state.turnOutcome(turnId)) return;
+    const reject = (e: SessionError): void => {
+      handledUnchanged++;
+      if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
+    };
+    const admission = admit(phase, args?.user_id !== undefined ? 'creating-turn' : 'turn');
+    if (admission === 'successor') {
+      state.handedOver.push(args);
+      return;
+    }
+    if (admission !== 'apply') {
+      reject(
+        admission === 'not-found' ? new SessionNotFoundError(sessionId) : new StorageError('session failed'),
+      );
+      return;
+    }
+    try {
+      validateTurnId(turnId);
+      if (args.user_id !== undefined) validateUserId(args.user_id);
+      if (
+        args.user_id !== undefined &&
+        args.expected_user_id !== undefined &&
+        args.user_id !== args.expected_user_id
+      )
+        throw new ValidationError('user_id', 'must equal expected_user_id when both are sent');
+      const owner = args.expected_user_id ?? args.user_id;
+      const command: SessionCommand = {
+        ...wireCommands.appendTurn(args),
+        ...(owner === undefined ? {} : { expectedUserId: owner }),
+      };
+      validateCommand(command);
+      if (!state.snapshot && args.user_id !== undefined) {
+        const create = wireCommands.recover({ user_id: args.user_id, agent_type: args.agent_type });
+        validateCommand(create);
+        state.apply(create, Date.now());
+      }
+      const result = state.apply(command, Date.now());
+      describe();
+      state.rememberTurn(turnId, { status: 'applied', version: result.snapshot.version });
+    } catch (err) {
+      reject(err instanceof SessionError ? err : new SessionError('internal', String(err)));
+    }
+  };
+
+  /** Delete or expire: the session's row goes with a tombstone, through this single writer. Never throws. */
+  const remove = async (item: Extract<Queued, { kind: 'removal' }>): Promise<void> => {
+    const { removal } = item;
+    const runId = workflowInfo().runId;
+    try {
+      if (phase.name === 'removed' || phase.name === 'ending') {
+        // Already gone in this run: a second delete is answered as done, an expiry as nothing to do.
+        item.resolve({ removed: removal.kind === 'delete', runId });
+        return;
+      }
+      if (removal.kind === 'delete') {
+        const owner = state.ownerId;
+        if (removal.expectedUserId !== undefined && owner !== undefined && owner !== removal.expectedUserId) {
+          item.reject(toFailure(new SessionConflictError(sessionId)));
+          return;
+        }
+      } else {
+        // Postgres may lag the actor but never leads it, so the actor's updatedAt decides.
+        const updatedAt = state.updatedAt;
+        if (updatedAt === undefined || updatedAt >= removal.cutoff) {
+          item.resolve({ removed: false, runId });
+          return;
+        }
+      }
+      const summary = removal.kind === 'delete' ? 'delete session (tombstone)' : 'expire session (tombstone)';
+      const tombstone = await db.removeSession.executeWithOptions({ summary }, [
+        sessionId,
+        state.highestVersion,
+      ]);
+      state.removed(tombstone);
+      move({ type: 'removed', reason: removal.kind === 'delete' ? 'deleted' : 'expired' });
+      item.resolve({ removed: true, runId });
+    } catch (err) {
+      const permanent = permanentFailure(err);
+      item.reject(
+        permanent
+          ? ApplicationFailure.create({
+              type: SESSION_STORAGE_FAILED,
+              message: permanent.message,
+              nonRetryable: true,
+            })
+          : toFailure(err),
+      );
+    }
+  };
+
+  // ---- handlers: each hands its command to the queue ----------------------------------------------------------
+  // Turns handed over by the run that removed the session come first: they were received before anything here
+  // (updates and signals that reached this run before its handlers were registered are dispatched at setHandler).
+  for (const args of input.carried?.handed_over ?? []) submit({ kind: 'turn', args });
+
+  /** One update per command: validated before history (and refused there when the phase refuses it), then queued. */
   const register = <A>(
     def: UpdateDefinition<CommandAck, [A]>,
     toCommand: (args: A) => SessionCommand,
   ): void =>
     setHandler(
       def,
-      async (args: A): Promise<CommandAck> => {
-        await ready();
-        const turnId = currentUpdateInfo()?.id;
-        const seen = turnId ? state.turnOutcome(turnId) : undefined;
-        if (seen?.status === 'applied' && state.snapshot)
-          return { version: seen.version, context: toWireContext(state.snapshot.context) };
-        try {
-          const next = apply(toCommand(args));
-          if (turnId) state.rememberTurn(turnId, { status: 'applied', version: next.version });
-          return { version: next.version, context: toWireContext(next.context) };
-        } catch (err) {
-          throw toFailure(err);
-        }
-      },
+      (args: A): Promise<CommandAck> =>
+        new Promise((resolve, reject) =>
+          submit({
+            kind: 'command',
+            command: toCommand(args),
+            updateId: currentUpdateInfo()?.id,
+            resolve,
+            reject,
+          }),
+        ),
       {
         validator: (args: A): void => {
-          if (closing) throw closingFailure();
-          const turnId = currentUpdateInfo()?.id;
           try {
-            if (turnId) validateTurnId(turnId);
-            validateCommand(toCommand(args));
+            const updateId = currentUpdateInfo()?.id;
+            if (updateId) validateTurnId(updateId);
+            const command = toCommand(args);
+            validateCommand(command);
+            // Refused before history when the phase already decides it (nothing queued could change that answer
+            // except a removal, which only makes more commands refused).
+            const admission = admit(phase, classOf(command));
+            if (admission !== 'apply' && admission !== 'wait') throw refusal(admission, phase, sessionId);
           } catch (err) {
             throw toFailure(err);
           }
@@ -176,78 +392,33 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   register(clearMessagesUpdate, wireCommands.clearMessages);
   register(updateMetadataUpdate, wireCommands.updateMetadata);
 
-  // Durable turns: acknowledged by Temporal on receipt, so nothing may throw here; a turn that breaks the
-  // rules is recorded as rejected (visible through turnStatus), never applied.
-  const applyTurn = (args: TurnSignalArgs): void => {
-    const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
-    if (turnId && state.turnOutcome(turnId)) return;
-    try {
-      validateTurnId(turnId);
-      const command = wireCommands.appendTurn(args);
-      validateCommand(command);
-      if (!state.snapshot && args.user_id !== undefined) {
-        const create = wireCommands.recover({ user_id: args.user_id, agent_type: args.agent_type });
-        validateCommand(create);
-        apply(create);
-      }
-      state.rememberTurn(turnId, { status: 'applied', version: apply(command).version });
-    } catch (err) {
-      const e = err instanceof SessionError ? err : new SessionError('internal', String(err));
-      if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
-    }
-  };
-  // Turns that arrive before the state is loaded or while delete/expire holds the actor wait here, in order.
-  const waitingTurns: TurnSignalArgs[] = [];
-  const applyWaitingTurns = (): void => {
-    while (waitingTurns.length > 0 && hydrated && !exclusive)
-      applyTurn(waitingTurns.shift() as TurnSignalArgs);
-  };
-  // Synchronous on purpose: a worker that was away (crash, Postgres outage holding the task) gets every turn
-  // acknowledged meanwhile in ONE activation - up to the run's signal limit (2,000 in our dynamic config, 10,000
-  // by default) - and each promise a handler creates costs the SDK a stack-trace capture. An async handler made
-  // that ~1 ms per turn; past the 5 s deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
-  setHandler(turnSignal, (args) => {
-    if (hydrated && !exclusive && waitingTurns.length === 0) applyTurn(args);
-    else waitingTurns.push(args);
-  });
-
-  // Delete and expire hold the actor exclusively while Postgres is changed, so no command interleaves.
-  const endWith = async (
-    reason: SessionActorResult['reason'],
-    act: () => Promise<boolean>,
-  ): Promise<boolean> => {
-    await ready();
-    exclusive = true;
-    try {
-      const done = await act();
-      if (done) {
-        state.clear();
-        closing = true;
-        endReason = reason;
-      }
-      return done;
-    } finally {
-      exclusive = false;
-      applyWaitingTurns();
-    }
-  };
-  setHandler(deleteSessionUpdate, async () => {
-    await endWith('deleted', async () => {
-      await db.deleteSnapshot.executeWithOptions({ summary: 'delete session row' }, [sessionId]);
-      return true;
-    });
-    return { deleted: true };
-  });
+  const removalUpdate = (removal: Removal) =>
+    new Promise<{ removed: boolean; runId: string }>((resolve, reject) =>
+      submit({ kind: 'removal', removal, resolve, reject }),
+    );
+  setHandler(
+    deleteSessionUpdate,
+    async (args: Owned) => {
+      const { runId } = await removalUpdate({ kind: 'delete', expectedUserId: args?.expected_user_id });
+      return { deleted: true, run_id: runId };
+    },
+    {
+      validator: (args): void => {
+        const expected = (args as Owned | null)?.expected_user_id;
+        if (expected !== undefined)
+          try {
+            validateUserId(expected);
+          } catch {
+            throw toFailure(new ValidationError('expected_user_id', 'must be a 32-bit integer'));
+          }
+      },
+    },
+  );
   setHandler(
     expireSessionUpdate,
     async ({ cutoff }) => {
-      const expired = await endWith('expired', async () => {
-        // Postgres may lag the actor but never leads it, so the actor's updatedAt decides; the row goes with it.
-        if (!state.snapshot || state.snapshot.context.updatedAt >= cutoff) return false;
-        await db.deleteSnapshot.executeWithOptions({ summary: 'delete expired session row' }, [sessionId]);
-        return true;
-      });
-      return { expired };
+      const { removed, runId } = await removalUpdate({ kind: 'expire', cutoff });
+      return { expired: removed, run_id: runId };
     },
     {
       // A raw message without a numeric cutoff is refused before history; in the handler it would fail the
@@ -260,23 +431,29 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     },
   );
 
-  // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or
-  // while a received turn waits behind delete/expire, the answer would be stale, so the query fails as busy and
-  // the client asks again.
-  const loaded = () => {
-    if (!hydrated || waitingTurns.length > 0) throw new Error(ACTOR_BUSY);
+  // Synchronous on purpose: a worker that was away gets every turn acknowledged meanwhile in ONE activation (up to
+  // the run's signal limit), and each promise a handler creates costs the SDK a stack-trace capture; past the 5 s
+  // deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
+  setHandler(turnSignal, (args) => submit({ kind: 'turn', args }));
+
+  // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or while
+  // a received turn waits in the queue, the answer would be stale: the query fails as busy and the client asks again.
+  const current = () => {
+    const how = readable(phase);
+    if (how === 'busy' || queuedTurns > 0) throw new Error(ACTOR_BUSY);
+    if (how === 'failed') throw storageFailure(phase);
     return state.snapshot;
   };
   setHandler(contextQuery, () => {
-    const s = loaded();
+    const s = current();
     return s ? toWireContext(s.context) : null;
   });
   setHandler(recentMessagesQuery, (n) => {
-    const s = loaded();
+    const s = current();
     return s ? recentMessages(s.context.messages, n) : null;
   });
   setHandler(turnStatusQuery, (turnId) => {
-    loaded();
+    current();
     return state.turnOutcome(turnId) ?? { status: 'unknown' };
   });
   setHandler(statusQuery, () => ({
@@ -284,17 +461,33 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     version: state.snapshot?.version ?? 0,
     persisted_version: state.persistedVersion,
     commands_this_run: state.commandsThisRun,
-    closing,
+    closing: phase.name === 'ending' || phase.name === 'removed',
+    state: phase.name,
+    ...(phase.name === 'failed'
+      ? { failure: { during: phase.during, code: phase.code, message: phase.message } }
+      : {}),
   }));
 
+  // ---- load --------------------------------------------------------------------------------------------------
   if (!input.carried) {
-    state.hydrate(
-      await db.loadSnapshot.executeWithOptions({ summary: 'load snapshot from Postgres' }, [sessionId]),
-    );
-  }
-  hydrated = true;
-  describe();
-  applyWaitingTurns();
+    try {
+      const claim = await db.claimSession.executeWithOptions({ summary: 'load session' }, [
+        sessionId,
+        holder,
+      ]);
+      state.hydrateClaim(claim);
+      move(
+        claim.kind === 'corrupt'
+          ? { type: 'storageFailed', during: 'load', code: 'corrupt', message: claim.reason }
+          : { type: 'loaded' },
+      );
+    } catch (err) {
+      const permanent = permanentFailure(err);
+      if (!permanent) throw err;
+      move({ type: 'storageFailed', during: 'load', ...permanent });
+    }
+  } else describe();
+  pump();
 
   // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on.
   let idle = false;
@@ -310,48 +503,70 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   };
   void watchIdle();
 
-  const dirty = (): boolean => state.dirty && !exclusive;
-  const wantsNewRun = (): boolean =>
-    state.commandsThisRun >= continueAsNewAfter || workflowInfo().continueAsNewSuggested;
+  const step = () =>
+    nextStep(phase, {
+      dirty: state.dirty,
+      idle,
+      newRunDue:
+        state.commandsThisRun + handledUnchanged >= continueAsNewAfter ||
+        workflowInfo().continueAsNewSuggested,
+      handedOver: state.handedOver.length,
+    });
+  /** Nothing queued, running or unanswered: the run may end here. */
+  const quiet = (): boolean => queue.length === 0 && !busy && allHandlersFinished();
 
   for (;;) {
-    await condition(() => dirty() || closing || wantsNewRun() || (idle && allHandlersFinished()));
-    // A run due to continue-as-new hands unsaved changes to the next run (they travel in its input) instead of
-    // persisting first: under a steady stream of writes one is always waiting, so the run kept growing (measured:
-    // ~1,200 commands per run at 240 durable turns/s) towards Temporal's limit of signals per run.
-    const carryUnsaved = !closing && wantsNewRun() && patched(CARRY_UNSAVED);
-    if (dirty() && !carryUnsaved) {
+    await condition(() => step() !== 'wait');
+    const next = step();
+    if (next === 'persist') {
       // Delayed: commands arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions
-      // are waiting. (With the older local activities this also kept Postgres out of the answering task: applied
-      // p50 1.57x the Update floor with it, 1.27x without.) Runs recorded before the delay replay without it.
-      const flushNow = (): boolean =>
-        closing || wantsNewRun() || idle || !dirty() || state.versionsBehind >= persistEvery;
-      if (persistDelayMs > 0 && !flushNow() && patched(DEBOUNCED_PERSIST))
-        await condition(flushNow, persistDelayMs);
-      const current = state.snapshot;
-      if (!current || !dirty()) continue;
-      // Changes that arrive while this write is in flight are coalesced into the next one.
-      await db.persistSnapshot.executeWithOptions({ summary: `persist snapshot v${current.version}` }, [
-        current,
-      ]);
-      state.markPersisted(current.version);
+      // wait. The write runs outside the task that answers a command (applied p50 1.57x the Update floor inside it).
+      const flushNow = (): boolean => step() !== 'persist' || idle || state.versionsBehind >= persistEvery;
+      if (persistDelayMs > 0 && !flushNow()) await condition(flushNow, persistDelayMs);
+      const snapshot = state.snapshot;
+      if (!snapshot || step() !== 'persist') continue;
+      const born = state.bornVersion;
+      try {
+        const written = await db.writeSnapshot.executeWithOptions(
+          { summary: `persist snapshot v${snapshot.version}` },
+          [snapshot, born, holder],
+        );
+        // A removal that ran meanwhile decided the outcome: its tombstone fenced this write, or deleted the row.
+        if (phase.name !== 'active' || state.bornVersion !== born) continue;
+        if (written.outcome === 'fenced') {
+          // Deleted outside this actor (it never runs two writers, so this is an operator's or a bug's doing).
+          state.removed(written.tombstoneVersion);
+          move({ type: 'fenced' });
+        } else state.markPersisted(snapshot.version);
+      } catch (err) {
+        const permanent = permanentFailure(err);
+        if (!permanent) throw err;
+        move({ type: 'storageFailed', during: 'write', ...permanent });
+      }
       continue;
     }
-    if (closing) {
-      await condition(allHandlersFinished);
-      return { reason: endReason, version: 0 };
+    // Every other step ends the run: wait until nothing is queued or unanswered, then decide again.
+    await condition(quiet);
+    if (step() !== next) continue;
+    if (next === 'continue-as-new' || next === 'hand-over') {
+      // A run that could not load its session carries nothing: the next run loads it again (and may succeed).
+      const carried = phase.name === 'failed' && phase.during === 'load' ? undefined : state.carry();
+      move({ type: 'ending', reason: 'continue-as-new' });
+      return continueAsNew<typeof sessionActor>({ ...input, carried });
     }
-    if (wantsNewRun()) {
-      await condition(() => allHandlersFinished() && (carryUnsaved || !dirty()));
-      if (closing || (!carryUnsaved && dirty())) continue;
-      return continueAsNew<typeof sessionActor>({ ...input, carried: state.carry() });
+    // complete: idle, failed and idle, or removed. Re-check idleness: a command may have come with the last timer.
+    if (phase.name !== 'removed' && Date.now() - state.lastActivityMs < idleTimeoutMs) {
+      idle = false;
+      void watchIdle();
+      continue;
     }
-    // Idle: complete, unless a command slipped in while the watcher's last timer ran.
-    idle = false;
-    if (Date.now() - state.lastActivityMs >= idleTimeoutMs) {
-      closing = true;
-      return { reason: 'idle', version: state.snapshot?.version ?? 0 };
-    }
-    void watchIdle();
+    const reason = endReason(phase);
+    move({ type: 'ending', reason });
+    const unsaved = reason === 'failed' && state.dirty && state.snapshot;
+    return {
+      reason,
+      version: state.highestVersion,
+      ...(unsaved ? { unsaved: { context: toWireContext(unsaved.context), version: unsaved.version } } : {}),
+    };
   }
 }

@@ -3,10 +3,14 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES, SessionError } from '../src/errors';
 import type { SessionCommand } from '../src/session-rules';
-import type { Metadata, Role } from '../src/types';
+import type { Metadata } from '../src/types';
 import type { UpdateDefinition } from '@temporalio/common';
 import {
+  AppendMessageArgs,
   AppendTurnArgs,
+  EmptyArgs,
+  Owned,
+  SESSION_STORAGE_FAILED,
   CommandAck,
   RecoverSessionArgs,
   SaveContextArgs,
@@ -19,8 +23,13 @@ import {
   updateMetadataUpdate,
 } from './messages';
 
+/** The expected owner of a wire command, only when sent (an absent field stays absent). */
+const owner = (a: Owned | null | undefined): { expectedUserId?: number } =>
+  a?.expected_user_id === undefined ? {} : { expectedUserId: a.expected_user_id };
+
 export const wireCommands = {
   save: (sessionId: string, a: SaveContextArgs): SessionCommand => ({
+    ...owner(a),
     type: 'save',
     context: {
       sessionId,
@@ -33,22 +42,26 @@ export const wireCommands = {
     },
   }),
   recover: (a: RecoverSessionArgs): SessionCommand => ({
+    ...owner(a),
     type: 'recover',
     userId: a?.user_id,
     agentType: a?.agent_type,
   }),
-  appendMessage: (a: { role: Role; content: string }): SessionCommand => ({
+  appendMessage: (a: AppendMessageArgs): SessionCommand => ({
+    ...owner(a),
     type: 'appendMessage',
     message: { role: a?.role, content: a?.content },
   }),
   appendTurn: (a: AppendTurnArgs): SessionCommand => ({
+    ...owner(a),
     type: 'appendTurn',
     user: a?.user,
     assistant: a?.assistant,
     agentType: a?.agent_type,
   }),
-  clearMessages: (): SessionCommand => ({ type: 'clearMessages' }),
+  clearMessages: (a: EmptyArgs): SessionCommand => ({ ...owner(a), type: 'clearMessages' }),
   updateMetadata: (a: UpdateMetadataArgs): SessionCommand => ({
+    ...owner(a),
     type: 'updateMetadata',
     patch: a?.metadata as Metadata,
   }),
@@ -63,7 +76,9 @@ export function toFailure(err: unknown): Error {
         ? FAILURE_TYPES.notFound
         : err.code === 'session_conflict'
           ? FAILURE_TYPES.conflict
-          : FAILURE_TYPES.validation;
+          : err.code === 'storage_unavailable'
+            ? SESSION_STORAGE_FAILED
+            : FAILURE_TYPES.validation;
     const field = (err as { field?: string }).field;
     return ApplicationFailure.create({
       type,
@@ -78,9 +93,10 @@ export function toFailure(err: unknown): Error {
 
 /** The other direction, for clients: the actor's update and wire payload for a command. */
 export function toWireUpdate(command: SessionCommand): [UpdateDefinition<CommandAck, [never]>, unknown] {
-  const call = (def: unknown, args: unknown): [UpdateDefinition<CommandAck, [never]>, unknown] => [
+  const expected = command.expectedUserId === undefined ? {} : { expected_user_id: command.expectedUserId };
+  const call = (def: unknown, args: object): [UpdateDefinition<CommandAck, [never]>, unknown] => [
     def as UpdateDefinition<CommandAck, [never]>,
-    args,
+    { ...args, ...expected },
   ];
   switch (command.type) {
     case 'save': {

@@ -1,7 +1,8 @@
 // InMemorySessionService: the reference's MockSessionService, a SessionService kept in a Map.
 // Used by tests, demos and the contract suite; every change goes through the shared session rules.
-import { ValidationError } from '../errors';
-import type { CommandCapableService, CommandOptions } from '../service';
+import { SessionConflictError, ValidationError } from '../errors';
+import type { CommandCapableService, CommandOptions, DeleteOptions } from '../service';
+import { withExpectedOwner } from '../service';
 import {
   SessionCommand,
   SessionSnapshot,
@@ -46,6 +47,8 @@ export class InMemorySessionService implements CommandCapableService {
   private sessions = new Map<string, SessionSnapshot>();
   /** Per session, turn id → the first result, in insertion order so the oldest is dropped first. */
   private turns = new Map<string, Map<string, CommandResult>>();
+  /** Per deleted session, its last version: a session created again continues from it (versions never go back). */
+  private floors = new Map<string, number>();
   private readonly now: () => number;
   private readonly rememberTurnIds: number;
 
@@ -99,8 +102,19 @@ export class InMemorySessionService implements CommandCapableService {
     return rows.length > pageSize && last ? { sessions, nextCursor: encodeListCursor(last) } : { sessions };
   }
 
-  async deleteSession(sessionId: string): Promise<void> {
+  async deleteSession(sessionId: string, options: DeleteOptions = {}): Promise<void> {
     validateSessionId(sessionId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const owner = this.sessions.get(sessionId)?.context.userId;
+    if (options.expectedUserId !== undefined && owner !== undefined && owner !== options.expectedUserId)
+      throw new SessionConflictError(sessionId);
+    this.forget(sessionId);
+  }
+
+  /** Removes a session, remembering its last version. */
+  private forget(sessionId: string): void {
+    const version = this.sessions.get(sessionId)?.version;
+    if (version !== undefined) this.floors.set(sessionId, version);
     this.sessions.delete(sessionId);
     this.turns.delete(sessionId);
   }
@@ -111,8 +125,7 @@ export class InMemorySessionService implements CommandCapableService {
     let deleted = 0;
     for (const [id, snapshot] of this.sessions) {
       if (snapshot.context.updatedAt < cutoff) {
-        this.sessions.delete(id);
-        this.turns.delete(id);
+        this.forget(id);
         deleted++;
       }
     }
@@ -131,7 +144,7 @@ export class InMemorySessionService implements CommandCapableService {
     if (options.turnId !== undefined) validateTurnId(options.turnId);
     const seen = options.turnId !== undefined ? this.turns.get(sessionId)?.get(options.turnId) : undefined;
     if (seen) return { context: copyContext(seen.context), version: seen.version };
-    const result = this.apply(sessionId, command);
+    const result = this.apply(sessionId, withExpectedOwner(command, options));
     if (options.turnId !== undefined) this.rememberTurn(sessionId, options.turnId, result);
     return { context: copyContext(result.context), version: result.version };
   }
@@ -140,6 +153,7 @@ export class InMemorySessionService implements CommandCapableService {
   clear(): void {
     this.sessions = new Map();
     this.turns = new Map();
+    this.floors = new Map();
   }
 
   /**
@@ -158,7 +172,8 @@ export class InMemorySessionService implements CommandCapableService {
     validateSessionId(sessionId);
     validateCommand(command);
     const prev = this.sessions.get(sessionId) ?? null;
-    const { snapshot, changed } = applyCommand(sessionId, prev, command, nowSeconds(this.now()));
+    const floor = this.floors.get(sessionId) ?? 0;
+    const { snapshot, changed } = applyCommand(sessionId, prev, command, nowSeconds(this.now()), floor);
     if (changed) this.sessions.set(sessionId, snapshot);
     // The snapshot may share arrays with the stored state; callers only ever see copies.
     return { context: copyContext(snapshot.context), version: snapshot.version };

@@ -51,6 +51,22 @@ export function classifyPgError(err: unknown): PgErrorKind | 'unknown' {
   return 'unknown';
 }
 
+/**
+ * A failure no retry can fix: the values were refused (class 22/23) or the SQL itself is wrong (class 42, e.g. a
+ * missing migration). Unknown errors are not permanent: retrying them is the safe default.
+ */
+export function isPermanentPgError(err: unknown): boolean {
+  if (err instanceof SessionError && err.cause !== undefined) return isPermanentPgError(err.cause);
+  const kind = classifyPgError(err);
+  return kind === 'caller' || kind === 'internal';
+}
+
+/** The SQLSTATE (or socket code) of a driver error, looking through SessionError causes. */
+export function pgErrorCode(err: unknown): string | undefined {
+  if (err instanceof SessionError && err.cause !== undefined) return pgErrorCode(err.cause);
+  return errorCode(err);
+}
+
 export function isRetryablePgError(err: unknown): boolean {
   if (err instanceof SessionError && err.cause !== undefined) return isRetryablePgError(err.cause);
   return classifyPgError(err) === 'retryable';

@@ -1,16 +1,11 @@
-// Erasure and expiry on Temporal: delete every run's history of a session's workflow id, and expire a batch of
-// sessions through their actor when it runs (single writer) or by one guarded SQL statement when it does not.
-// Used by TemporalSessionService.deleteSession and by the cleanup activities (activities/cleanup.ts).
+// Erasure and expiry on Temporal: delete exactly the runs of a session's workflow id that existed when the session
+// was removed (never one started after it), and expire a batch of sessions through their actor when one holds them,
+// or by one guarded SQL statement when none does. Used by TemporalSessionService.deleteSession and activities/cleanup.ts.
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { deleteExpiredAmong } from '../postgres/expiry';
-import {
-  expireSessionUpdate,
-  sessionWorkflowId,
-  SESSION_WORKFLOW_TYPE,
-  statusQuery,
-  WORKFLOW_ID_PREFIX,
-} from '../../workflows/messages';
+import { StorageError } from '../errors';
+import { type ExpiryCandidate, expireIdleSessions } from '../postgres/fence';
+import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
 import { isActorGone, toSessionError } from './failures';
 
 /** Rounds of list-and-delete before giving up on visibility catching up (sleeps grow 50 ms per round). */
@@ -19,193 +14,199 @@ const ERASE_ROUNDS = 20;
 const LIST_CHUNK = 100;
 /** Deletes, updates and lists in flight at once. */
 export const ERASE_CONCURRENCY = 16;
-const RUNNING_ACTORS = `WorkflowType = '${SESSION_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+/** How long the run that removed a session may take to close after answering (it closes in the same task). */
+const CLOSE_WAIT_MS = 30_000;
+/**
+ * A holder that loaded its session this recently may be running without visibility showing it yet; such a session
+ * is asked about directly. Visibility lags by milliseconds on the dev server and seconds on a busy cluster.
+ */
+const VISIBILITY_GRACE_SECONDS = 60;
 
-export interface EraseOptions {
-  concurrency?: number;
-  /**
-   * Asked once per workflow id that visibility shows with a running run: true deletes that run too, false leaves
-   * it (and waits for it no longer). Without it, running runs are deleted (which terminates them).
-   */
-  mayDeleteRunning?: (workflowId: string) => Promise<boolean>;
-  /** Called after every list and every few deletes (the cleanup activity heartbeats here). */
-  onProgress?: () => void;
-}
-
-interface RunRef {
+export interface RunRef {
   workflowId: string;
   runId: string;
   running: boolean;
+  startTime: Date;
 }
 
 /**
- * Deletes the history of every execution (each continue-as-new run is one) of a workflow id. Visibility is
- * eventually consistent, so it lists and deletes until the list comes back empty; when the first list finds
- * nothing (a session that never had an actor) it returns at once. Returns how many runs it deleted.
+ * Deletes the history of the run `runId` (which removed the session) and of every run of the workflow id that
+ * started before it. The removing run is waited for until it has closed: it may still hand durable turns received
+ * after the removal to a successor run, which starts later and is never deleted. Returns the runs deleted.
  */
-export function eraseWorkflowHistories(
-  client: Client,
-  workflowId: string,
-  options: EraseOptions = {},
-): Promise<number> {
-  return eraseHistories(client, [workflowId], options);
+export async function eraseRunsThrough(client: Client, workflowId: string, runId: string): Promise<number> {
+  const boundary = await waitClosed(client, workflowId, runId);
+  const deleted = new Set<string>();
+  if (await deleteRun(client, { workflowId, runId })) deleted.add(runId);
+  for (let round = 0; round < ERASE_ROUNDS; round++) {
+    if (round > 0) await sleep(50 * round);
+    const earlier = (await listRuns(client, [workflowId], 1)).filter(
+      (r) => r.runId !== runId && !deleted.has(r.runId) && r.startTime.getTime() <= boundary.getTime(),
+    );
+    if (earlier.length === 0) break;
+    await forEachLimit(earlier, ERASE_CONCURRENCY, async (run) => {
+      if (await deleteRun(client, run)) deleted.add(run.runId);
+    });
+  }
+  return deleted.size;
 }
 
-/** eraseWorkflowHistories for many workflow ids: one visibility query per 100 ids, bounded concurrent deletes. */
-export async function eraseHistories(
-  client: Client,
-  workflowIds: string[],
-  options: EraseOptions = {},
-): Promise<number> {
-  const concurrency = options.concurrency ?? ERASE_CONCURRENCY;
-  const asked = new Set<string>();
-  const spared = new Set<string>();
-  const deletedRuns = new Set<string>();
-  let pending = [...new Set(workflowIds)];
-  for (let round = 0; round < ERASE_ROUNDS && pending.length > 0; round++) {
+/**
+ * Deletes every run of a workflow id, running or not. For answers of runs recorded before the lifecycle machine,
+ * which do not say which run removed the session. Returns how many runs it deleted.
+ */
+export async function eraseWorkflowHistories(client: Client, workflowId: string): Promise<number> {
+  const deleted = new Set<string>();
+  for (let round = 0; round < ERASE_ROUNDS; round++) {
     if (round > 0) await sleep(50 * round);
-    const runs = (await listRuns(client, pending, concurrency)).filter(
-      (r) => !(r.running && spared.has(r.workflowId)),
-    );
-    options.onProgress?.();
+    const runs = (await listRuns(client, [workflowId], 1)).filter((r) => !deleted.has(r.runId));
     if (runs.length === 0) break;
-
-    const ask = options.mayDeleteRunning;
-    if (ask) {
-      const toAsk = [
-        ...new Set(runs.filter((r) => r.running && !asked.has(r.workflowId)).map((r) => r.workflowId)),
-      ];
-      await forEachLimit(toAsk, concurrency, async (workflowId) => {
-        asked.add(workflowId);
-        if (!(await ask(workflowId))) spared.add(workflowId);
-      });
-    }
-    const doomed = runs.filter((r) => !(r.running && spared.has(r.workflowId)));
-    await forEachLimit(doomed, concurrency, async (run, i) => {
-      if (await deleteRun(client, run)) deletedRuns.add(run.runId);
-      if (i % concurrency === 0) options.onProgress?.();
+    await forEachLimit(runs, ERASE_CONCURRENCY, async (run) => {
+      if (await deleteRun(client, run)) deleted.add(run.runId);
     });
-    // Only ids that still had something are listed again, until visibility shows none of their runs.
-    pending = [...new Set(doomed.map((r) => r.workflowId))];
   }
-  return deletedRuns.size;
+  return deleted.size;
 }
 
 export interface ExpireBatchResult {
   /** Sessions deleted (by their actor or by SQL). */
   expired: string[];
-  /** Sessions kept: their actor holds a state written at or after the cutoff. */
+  /** Sessions kept: their actor holds a state written at or after the cutoff, or one loaded them meanwhile. */
   kept: string[];
 }
 
 /**
- * Expires a batch of sessions whose snapshot was older than `cutoff`. Each running actor (found by one visibility
- * query per 100 ids) is asked first, through its `expireSession` update, and decides on its own state: a turn
- * racing the expiry is either before it, and the session is kept, or after it, and meets no session. The rest are
- * deleted by one SQL statement that re-checks the cutoff. Then every run of every expired session is erased.
+ * Expires a batch of sessions whose snapshot was older than `cutoff`. A session held by a running actor is asked
+ * through its `expireSession` update and decides on its own state: a turn racing the expiry is either before it
+ * (kept) or after it (it meets no session). The rest are deleted by one SQL statement that re-checks the cutoff and
+ * that no actor loaded them since they were selected. Then exactly the runs that existed at each removal are erased.
  */
 export async function expireSessions(
   client: Client,
   pool: Pool,
-  sessionIds: string[],
+  candidates: ExpiryCandidate[],
   cutoff: number,
   options: { concurrency?: number; onProgress?: () => void } = {},
 ): Promise<ExpireBatchResult> {
   const concurrency = options.concurrency ?? ERASE_CONCURRENCY;
   const expired: string[] = [];
   const kept: string[] = [];
-  const cold: string[] = [];
 
-  // 1. Running actors, found by one visibility query per 100 ids, are asked; a session without one answers the
-  //    SQL below. Visibility may miss an actor started a moment ago: step 3 asks it, once it shows.
-  const running = new Set(
-    (await listRuns(client, sessionIds.map(sessionWorkflowId), concurrency, RUNNING_ACTORS)).map((r) =>
-      r.workflowId.slice(WORKFLOW_ID_PREFIX.length),
-    ),
+  // 1. Every run of every candidate, listed before anything is deleted: a session deleted by SQL loses exactly these.
+  const runs = await listRuns(
+    client,
+    candidates.map((c) => sessionWorkflowId(c.sessionId)),
+    concurrency,
   );
   options.onProgress?.();
-  for (const id of sessionIds) if (!running.has(id)) cold.push(id);
-  await forEachLimit([...running], concurrency, async (sessionId, i) => {
+  const runsOf = new Map<string, RunRef[]>();
+  for (const r of runs) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
+  const held = new Set<string>();
+  await forEachLimit(candidates, concurrency, async (c) => {
+    const workflowId = sessionWorkflowId(c.sessionId);
+    if ((runsOf.get(workflowId) ?? []).some((r) => r.running)) held.add(c.sessionId);
+    else if (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) {
+      if (await isRunning(client, workflowId)) held.add(c.sessionId);
+    }
+  });
+
+  // 2. Held sessions: their actor decides (and deletes through its single writer).
+  const cold: ExpiryCandidate[] = candidates.filter((c) => !held.has(c.sessionId));
+  const erasures: { workflowId: string; runId?: string }[] = [];
+  await forEachLimit([...held], concurrency, async (sessionId, i) => {
     const outcome = await expireThroughActor(client, sessionId, cutoff);
-    if (outcome === 'gone') cold.push(sessionId);
-    else (outcome === 'expired' ? expired : kept).push(sessionId);
+    if (outcome === 'gone') cold.push(candidates.find((c) => c.sessionId === sessionId) as ExpiryCandidate);
+    else if (outcome === 'kept') kept.push(sessionId);
+    else {
+      expired.push(sessionId);
+      erasures.push({ workflowId: sessionWorkflowId(sessionId), runId: outcome.runId });
+    }
     if (i % concurrency === 0) options.onProgress?.();
   });
 
-  // 2. Cold sessions: one statement; a row written since it was selected survives the re-check.
-  const deleted = await deleteExpiredAmong(pool, cold, cutoff);
+  // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
+  const deleted = new Set(await expireIdleSessions(pool, cold, cutoff));
   options.onProgress?.();
-  const deletedSet = new Set(deleted);
+  for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
 
-  // 3. Erase every run. A run still running here started after, or was not yet visible at, step 1 (a turn racing
-  //    the expiry): its actor decides again. If it holds the session at a fresh state, the turn won and the session is kept.
-  const mayDeleteRunning = async (workflowId: string): Promise<boolean> => {
-    const sessionId = workflowId.slice(WORKFLOW_ID_PREFIX.length);
-    const outcome = await expireThroughActor(client, sessionId, cutoff);
-    if (outcome !== 'kept') return true;
-    if (deletedSet.has(sessionId) && (await actorHoldsSession(client, workflowId))) {
-      deletedSet.delete(sessionId);
-      kept.push(sessionId);
-    }
-    return false;
-  };
-  const erasable = [...expired, ...deleted];
-  await eraseHistories(client, erasable.map(sessionWorkflowId), {
-    concurrency,
-    mayDeleteRunning,
-    onProgress: options.onProgress,
+  // 4. Erase: through the removing run for the actor-expired; the listed runs (all closed) for the SQL-expired.
+  await forEachLimit(erasures, concurrency, async ({ workflowId, runId }) => {
+    // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
+    await (runId ? eraseRunsThrough(client, workflowId, runId) : eraseWorkflowHistories(client, workflowId));
   });
-  return { expired: [...expired, ...deleted.filter((id) => deletedSet.has(id))], kept };
+  const listed = [...deleted].flatMap((id) => runsOf.get(sessionWorkflowId(id)) ?? []);
+  await forEachLimit(listed, concurrency, async (run, i) => {
+    // Listed as running a moment ago: delete it only once it has closed (it was the holder, now gone).
+    if (!run.running || !(await isRunning(client, run.workflowId, run.runId))) await deleteRun(client, run);
+    if (i % concurrency === 0) options.onProgress?.();
+  });
+  return { expired, kept };
 }
 
-type ActorOutcome = 'expired' | 'kept' | 'gone';
+/** Expired (by the run `runId`; absent from runs recorded before the lifecycle machine), kept, or no actor runs. */
+type ActorOutcome = { runId?: string } | 'kept' | 'gone';
 
 /** Sends `expireSession` to the session's current run; 'gone' when no actor runs. */
 async function expireThroughActor(client: Client, sessionId: string, cutoff: number): Promise<ActorOutcome> {
+  const workflowId = sessionWorkflowId(sessionId);
   try {
-    const { expired } = await client.workflow
-      .getHandle(sessionWorkflowId(sessionId))
+    const answer = await client.workflow
+      .getHandle(workflowId)
       .executeUpdate(expireSessionUpdate, { args: [{ cutoff }] });
-    return expired ? 'expired' : 'kept';
+    return answer.expired ? { runId: answer.run_id } : 'kept';
   } catch (err) {
     if (isActorGone(err)) return 'gone';
     throw toSessionError(err, sessionId);
   }
 }
 
-async function actorHoldsSession(client: Client, workflowId: string): Promise<boolean> {
+/** Waits until the run has closed and returns its start time. */
+async function waitClosed(client: Client, workflowId: string, runId: string): Promise<Date> {
+  const deadline = Date.now() + CLOSE_WAIT_MS;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    if (d.status.name !== 'RUNNING') return d.startTime;
+    if (Date.now() > deadline)
+      throw new StorageError(
+        `${workflowId}: the run that removed the session has not closed; retry the delete`,
+      );
+    await sleep(wait);
+  }
+}
+
+/** True when the workflow id's current run (or the given run) is running, as Temporal itself knows it. */
+async function isRunning(client: Client, workflowId: string, runId?: string): Promise<boolean> {
   try {
-    return (await client.workflow.getHandle(workflowId).query(statusQuery)).exists;
+    return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
   } catch (err) {
     if (isActorGone(err)) return false;
     throw err;
   }
 }
 
-async function listRuns(
-  client: Client,
-  workflowIds: string[],
-  concurrency: number,
-  filter?: string,
-): Promise<RunRef[]> {
+async function listRuns(client: Client, workflowIds: string[], concurrency: number): Promise<RunRef[]> {
   const chunks: string[][] = [];
   for (let i = 0; i < workflowIds.length; i += LIST_CHUNK) chunks.push(workflowIds.slice(i, i + LIST_CHUNK));
   const runs: RunRef[] = [];
   await forEachLimit(chunks, concurrency, async (chunk) => {
-    const ids =
+    const query =
       chunk.length === 1
         ? `WorkflowId = ${quoteVisibility(chunk[0])}`
         : `WorkflowId IN (${chunk.map(quoteVisibility).join(', ')})`;
-    const query = filter ? `${filter} AND ${ids}` : ids;
     for await (const e of client.workflow.list({ query })) {
-      runs.push({ workflowId: e.workflowId, runId: e.runId, running: e.status.name === 'RUNNING' });
+      runs.push({
+        workflowId: e.workflowId,
+        runId: e.runId,
+        running: e.status.name === 'RUNNING',
+        startTime: e.startTime,
+      });
     }
   });
   return runs;
 }
 
 /** Deletes one run's history; false when it was already gone. */
-async function deleteRun(client: Client, run: RunRef): Promise<boolean> {
+async function deleteRun(client: Client, run: Pick<RunRef, 'workflowId' | 'runId'>): Promise<boolean> {
   try {
     await client.workflowService.deleteWorkflowExecution({
       namespace: client.options.namespace,

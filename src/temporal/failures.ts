@@ -17,7 +17,7 @@ import {
   TooManyInFlightError,
   ValidationError,
 } from '../errors';
-import { ACTOR_BUSY, ACTOR_CLOSING } from '../../workflows/messages';
+import { ACTOR_BUSY, ACTOR_CLOSING, SESSION_STORAGE_FAILED } from '../../workflows/messages';
 
 /** The actor's failure as a typed error; other errors become StorageError with the cause kept. */
 export function toSessionError(err: unknown, sessionId: string): Error {
@@ -34,6 +34,9 @@ export function toSessionError(err: unknown, sessionId: string): Error {
         return new SessionNotFoundError(sessionId);
       case FAILURE_TYPES.conflict:
         return new SessionConflictError(sessionId);
+      case SESSION_STORAGE_FAILED:
+        // Postgres refused the session for good: the actor's failed state (status query, logs, metrics).
+        return new StorageError(`session ${sessionId}: ${failure.message}`, { cause: err });
     }
   }
   // A hot session: Temporal refused more in-flight updates or more signals in this run, or the call outlived its

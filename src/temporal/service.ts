@@ -5,8 +5,13 @@ import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
 import type { ActorConfig } from '../config';
-import { deleteSessionRow, listSummaries, loadSnapshot } from '../postgres/snapshots';
-import type { CommandCapableService, CommandOptions } from '../service';
+import { listSummaries, loadSnapshot } from '../postgres/snapshots';
+import {
+  type CommandCapableService,
+  type CommandOptions,
+  type DeleteOptions,
+  withExpectedOwner,
+} from '../service';
 import {
   SessionCommand,
   recentMessages,
@@ -29,6 +34,7 @@ import {
   fromWireContext,
 } from '../types';
 import {
+  EPHEMERAL_UPDATE_ID_PREFIX,
   SessionActorInput,
   TurnOutcome,
   contextQuery,
@@ -49,7 +55,7 @@ import {
   unpauseCleanupSchedule,
 } from './cleanup-schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
-import { eraseWorkflowHistories } from './erasure';
+import { eraseRunsThrough, eraseWorkflowHistories } from './erasure';
 import { isActorBusy, isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
 
 export interface TemporalSessionServiceOptions {
@@ -63,8 +69,13 @@ export interface TemporalSessionServiceOptions {
 export interface DurableTurnOptions {
   turnId?: string;
   agentType?: string;
-  /** Creates the session for this user when it does not exist yet. */
+  /** The session's owner: creates the session for this user when it does not exist yet. */
   userId?: number;
+  /**
+   * The owner the caller acts for, without creating: the actor rejects the turn (session_conflict) when the
+   * session belongs to someone else, and (session_not_found) when there is none.
+   */
+  expectedUserId?: number;
 }
 
 export class TemporalSessionService implements CommandCapableService {
@@ -96,14 +107,16 @@ export class TemporalSessionService implements CommandCapableService {
     options: CommandOptions = {},
   ): Promise<CommandResult> {
     validateSessionId(sessionId);
-    validateCommand(command);
-    const turnId = options.turnId ?? randomUUID();
-    validateTurnId(turnId);
-    const [update, args] = toWireUpdate(command);
+    const owned = withExpectedOwner(command, options);
+    validateCommand(owned);
+    if (options.turnId !== undefined) validateTurnId(options.turnId);
+    // Without a client turn id the update id is ephemeral: the actor does not keep it in its turn id memory.
+    const updateId = options.turnId ?? `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
+    const [update, args] = toWireUpdate(owned);
     const ack = await this.retryingActor(sessionId, () =>
       this.client.workflow.executeUpdateWithStart(update, {
         args: [args as never],
-        updateId: turnId,
+        updateId,
         startWorkflowOperation: this.startOperation(sessionId),
       }),
     );
@@ -126,6 +139,7 @@ export class TemporalSessionService implements CommandCapableService {
     validateContent('assistant', assistant);
     if (options.agentType !== undefined) validateAgentType(options.agentType);
     if (options.userId !== undefined) validateUserId(options.userId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
     const turnId = options.turnId ?? randomUUID();
     validateTurnId(turnId);
     await this.retryingActor(sessionId, () =>
@@ -135,7 +149,14 @@ export class TemporalSessionService implements CommandCapableService {
         args: [this.actorInput(sessionId)],
         signal: turnSignal,
         signalArgs: [
-          { turn_id: turnId, user, assistant, agent_type: options.agentType, user_id: options.userId },
+          {
+            turn_id: turnId,
+            user,
+            assistant,
+            agent_type: options.agentType,
+            user_id: options.userId,
+            expected_user_id: options.expectedUserId,
+          },
         ],
         staticSummary: summaryOf(sessionId),
       }),
@@ -146,6 +167,7 @@ export class TemporalSessionService implements CommandCapableService {
   /** What became of a turn id in the running actor ('unknown' once it has completed or forgotten it). */
   async turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }> {
     validateSessionId(sessionId);
+    validateTurnId(turnId);
     const status = await this.askActor(sessionId, (h) => h.query(turnStatusQuery, turnId));
     return status ?? { status: 'unknown' };
   }
@@ -182,18 +204,32 @@ export class TemporalSessionService implements CommandCapableService {
     return listSummaries(this.pool, userId, limit, options);
   }
 
-  async deleteSession(sessionId: string): Promise<void> {
+  /**
+   * Deletes through the single writer, always: the running actor, or one started for the purpose (it loads the
+   * session, deletes it with a tombstone that fences every write still in flight, and completes). Then the runs
+   * that existed at that moment are erased; a session written again after the delete lives in a later run and stays.
+   * With `expectedUserId`, another user's session is a SessionConflictError and is left untouched.
+   */
+  async deleteSession(sessionId: string, options: DeleteOptions = {}): Promise<void> {
     validateSessionId(sessionId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const args = options.expectedUserId === undefined ? {} : { expected_user_id: options.expectedUserId };
+    const ack = await this.retryingActor(sessionId, () =>
+      this.client.workflow.executeUpdateWithStart(deleteSessionUpdate, {
+        args: [args],
+        updateId: `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`,
+        startWorkflowOperation: this.startOperation(sessionId),
+      }),
+    );
+    const workflowId = sessionWorkflowId(sessionId);
     try {
-      // Through the single writer when it runs, so no turn lands between the delete and the actor's end.
-      await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).executeUpdate(deleteSessionUpdate, {
-        args: [{}],
-      });
+      // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
+      await (ack.run_id
+        ? eraseRunsThrough(this.client, workflowId, ack.run_id)
+        : eraseWorkflowHistories(this.client, workflowId));
     } catch (err) {
-      if (!isActorGone(err)) throw toSessionError(err, sessionId);
-      await deleteSessionRow(this.pool, sessionId);
+      throw toSessionError(err, sessionId);
     }
-    await eraseWorkflowHistories(this.client, sessionWorkflowId(sessionId));
   }
 
   /** Runs the cleanup workflow (a unique `cleanup/manual/<uuid>` id) and returns how many sessions it deleted. */
