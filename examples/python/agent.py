@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+import traceback
 import uuid
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -197,7 +198,14 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    code = asyncio.run(main())
+    try:
+        code = asyncio.run(main())
+    except session_codec.CodecError as err:
+        print(f"agent.py: {err}", file=sys.stderr)
+        code = 1
+    except Exception:
+        traceback.print_exc()
+        code = 1
     # The SDK's native runtime threads can abort interpreter finalisation ("PyGILState_Release … finalizing",
     # seen in CI); the work is done and printed, so leave without finalising.
     sys.stdout.flush()

@@ -48,8 +48,16 @@ class CodecKey(NamedTuple):
     key: bytes
 
 
-class PayloadDecryptionError(Exception):
+class CodecError(Exception):
+    """The codec cannot do its work; the message says why and what to configure."""
+
+
+class PayloadDecryptionError(CodecError):
     """A payload this codec cannot decrypt: unknown key id, tampered or truncated data, malformed metadata."""
+
+
+class MissingKeysError(CodecError):
+    """Encryption is on (not DS_CODEC_DISABLED) but this process was given no keys."""
 
 
 class AesGcmCodec(PayloadCodec):
@@ -105,33 +113,38 @@ class AesGcmCodec(PayloadCodec):
 
 
 class NoKeysCodec(PayloadCodec):
-    """What a client without keys uses: sends in clear, and says what is missing when the stack answers encrypted."""
+    """What a client without keys gets: it refuses to send message text in clear and says which keys are missing.
+    Only DS_CODEC_DISABLED=1 (a stack that runs without encryption) sends payloads unencrypted."""
 
     def __init__(self, reason: str):
         self._reason = reason
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return list(payloads)
+        raise self._error()
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        for p in payloads:
-            if is_encrypted(p):
-                raise PayloadDecryptionError(
-                    "the stack encrypts payloads but this client has no keys "
-                    f"({self._reason}): set DS_CODEC_KEYS or DS_CODEC_KEY_FILE, or point "
-                    "DURABLE_SESSIONS_DATA_DIR at the embedded stack's data directory"
-                )
+        if any(is_encrypted(p) for p in payloads):
+            raise self._error()
         return list(payloads)
+
+    def _error(self) -> MissingKeysError:
+        return MissingKeysError(
+            f"no codec keys ({self._reason}): give this client the stack's keys in DS_CODEC_KEYS or DS_CODEC_KEY_FILE "
+            "(for the embedded stack of `npm start`, leave TEMPORAL_ADDRESS unset: its data directory's "
+            "codec-keys.json is then read), or set DS_CODEC_DISABLED=1 for a stack that runs without encryption"
+        )
 
 
 def is_encrypted(payload: Payload) -> bool:
     return payload.metadata.get("encoding") == ENCRYPTED_ENCODING
 
 
-def data_converter(codec: PayloadCodec) -> DataConverter:
-    """The SDK's default converter with the codec. The Python SDK runs the codec over failure payloads (details,
-    encoded attributes) by itself; the failure converter also moves messages and stack traces of failures this
-    process raises into an encoded, hence encrypted, attribute."""
+def data_converter(codec: PayloadCodec | None) -> DataConverter:
+    """The SDK's default converter with the codec (None: DS_CODEC_DISABLED). The Python SDK runs the codec over
+    failure payloads (details, encoded attributes) by itself; the failure converter also moves messages and stack
+    traces of failures this process raises into an encoded, hence encrypted, attribute."""
+    if codec is None:
+        return DataConverter.default
     return dataclasses.replace(
         DataConverter.default,
         payload_codec=codec,
@@ -239,7 +252,10 @@ def resolve_keys(env: Mapping[str, str], embedded: bool) -> ResolvedKeys:
     return ResolvedKeys(None, "TEMPORAL_ADDRESS is set and no DS_CODEC_KEYS or DS_CODEC_KEY_FILE is given")
 
 
-def codec_for(keys: ResolvedKeys) -> PayloadCodec:
+def codec_for(keys: ResolvedKeys) -> PayloadCodec | None:
+    """The codec for these keys; None only when encryption is switched off (DS_CODEC_DISABLED)."""
+    if keys.source == "DS_CODEC_DISABLED":
+        return None
     return AesGcmCodec(keys.ring) if keys.ring else NoKeysCodec(keys.source)
 
 

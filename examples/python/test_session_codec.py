@@ -79,10 +79,16 @@ class Codec(unittest.TestCase):
         encrypted = payload(VECTORS["vectors"][0]["encrypted"])
         self.assertEqual(run(codec.encode([encrypted])), [encrypted])
 
-    def test_without_keys_an_encrypted_answer_says_what_is_missing(self) -> None:
-        codec = sc.NoKeysCodec("no .data/codec-keys.json")
-        with self.assertRaisesRegex(sc.PayloadDecryptionError, "has no keys.*DS_CODEC_KEYS"):
+    def test_without_keys_nothing_is_sent_in_clear_and_the_error_says_what_is_missing(self) -> None:
+        codec = sc.codec_for(sc.ResolvedKeys(None, "no .data/codec-keys.json"))
+        assert codec is not None
+        plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"user":"secret"}')
+        with self.assertRaisesRegex(sc.MissingKeysError, r"no codec keys \(no \.data/codec-keys\.json\).*DS_CODEC_KEYS"):
+            run(codec.encode([plain]))
+        with self.assertRaisesRegex(sc.MissingKeysError, "DS_CODEC_KEY_FILE"):
             run(codec.decode([payload(VECTORS["vectors"][0]["encrypted"])]))
+        # Only an explicit DS_CODEC_DISABLED talks in clear.
+        self.assertIsNone(sc.codec_for(sc.resolve_keys({"DS_CODEC_DISABLED": "1"}, embedded=True)))
 
 
 class Keys(unittest.TestCase):
