@@ -66,7 +66,8 @@ function pythonEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env))
     if (/^(TEMPORAL_|DS_CODEC_|DURABLE_SESSIONS_|DATABASE_URL$|PYTHONPATH$)/.test(k)) delete env[k];
-  return { ...env, ...extra };
+  // No __pycache__ left in examples/python by the tests.
+  return { ...env, PYTHONDONTWRITEBYTECODE: '1', ...extra };
 }
 
 describe('payload codec: TypeScript and Python agree byte for byte (test/fixtures/codec-vectors.json)', () => {

@@ -83,7 +83,8 @@ class Codec(unittest.TestCase):
         codec = sc.codec_for(sc.ResolvedKeys(None, "no .data/codec-keys.json"))
         assert codec is not None
         plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"user":"secret"}')
-        with self.assertRaisesRegex(sc.MissingKeysError, r"no codec keys \(no \.data/codec-keys\.json\).*DS_CODEC_KEYS"):
+        missing = r"no codec keys \(no \.data/codec-keys\.json\).*DS_CODEC_KEYS"
+        with self.assertRaisesRegex(sc.MissingKeysError, missing):
             run(codec.encode([plain]))
         with self.assertRaisesRegex(sc.MissingKeysError, "DS_CODEC_KEY_FILE"):
             run(codec.decode([payload(VECTORS["vectors"][0]["encrypted"])]))
