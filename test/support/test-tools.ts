@@ -38,19 +38,19 @@ export async function provisionTestTools(opts: ProvisionOptions): Promise<TestTo
 
   // Chromium and docker-compose come from one apt-get run (one `apt-get update`), in parallel with the venv.
   const system = (async () => {
-    const chromium = wanted('chromium') ? findChromium(env) : 'not wanted';
-    const compose = wanted('dockerCompose') ? findOnPath('docker-compose', env.PATH ?? '') : 'not wanted';
-    const packages = [...(chromium ? [] : ['chromium']), ...(compose ? [] : ['docker-compose'])];
+    const needChromium = wanted('chromium') && !findChromium(env);
+    const needCompose = wanted('dockerCompose') && !findOnPath('docker-compose', env.PATH ?? '');
+    const packages = [...(needChromium ? ['chromium'] : []), ...(needCompose ? ['docker-compose'] : [])];
     const failure =
       (packages.length > 0 ? await aptInstall(packages, env, opts.log) : undefined) ??
       'apt-get reported success but it is not on PATH';
     if (wanted('chromium')) {
-      tools.chromium = chromium ?? findChromium(env);
+      tools.chromium = findChromium(env);
       if (!tools.chromium)
         tools.missing.chromium = `Chromium is missing for test/ui-browser.test.ts and ${failure}: run \`sudo apt-get install -y chromium\` (or set CHROMIUM_PATH to a Chromium binary)`;
     }
     if (wanted('dockerCompose')) {
-      tools.dockerCompose = compose ?? findOnPath('docker-compose', env.PATH ?? '');
+      tools.dockerCompose = findOnPath('docker-compose', env.PATH ?? '');
       if (!tools.dockerCompose)
         tools.missing.dockerCompose = `docker-compose is missing for test/compose.test.ts and ${failure}: run \`sudo apt-get install -y docker-compose\``;
     }
@@ -184,13 +184,10 @@ async function aptInstall(
   else return 'cannot be installed here (not root, and sudo asks for a password)';
 
   const aptGet = async (args: string[], timeoutMs: number): Promise<void> => {
-    const [file, ...rest] = [...prefix, 'apt-get', ...args];
-    // Wait for another apt run (another engineer's test run, unattended upgrades) instead of failing on the lock.
-    const locked = ['-o', 'DPkg::Lock::Timeout=600'];
-    await run(file, [...rest, ...locked], {
-      env: { ...env, DEBIAN_FRONTEND: 'noninteractive' },
-      timeoutMs,
-    });
+    // Through `env`, because sudo drops the caller's environment; and waiting for another apt run (a parallel test
+    // run, unattended upgrades) rather than failing on its lock.
+    const [file, ...rest] = [...prefix, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args];
+    await run(file, [...rest, '-o', 'DPkg::Lock::Timeout=600'], { env, timeoutMs });
   };
   log(`installing ${packages.join(' ')} with apt-get (once per machine; this takes a minute or two)`);
   try {
