@@ -112,7 +112,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
     for (const words of [
       'recoverSession',
       'appendTurn',
-      'load snapshot from Postgres',
+      'load session',
       'persist snapshot v2',
     ])
       expect(history).toContain(words);
