@@ -495,7 +495,7 @@ describe('HTTP API', () => {
         '/metrics',
       ]),
     );
-    expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
   test('readyz checks Temporal and Postgres; metrics count requests and turns', async () => {

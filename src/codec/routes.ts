@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../http/app';
 import { type ApiKeyRing, isLoopback } from '../http/auth';
 import { HttpError } from '../http/errors';
+import { errorResponse } from '../http/schemas';
 
 export interface CodecRouteOptions {
   codec: PayloadCodec;
@@ -21,12 +22,15 @@ export interface CodecRouteOptions {
   trustLoopbackUi?: boolean;
 }
 
+/** Bytes in proto3 JSON. Decoding is lenient like Buffer.from: characters outside the alphabet are skipped. */
+const Base64 = Type.String({ description: 'Bytes as base64 (standard alphabet)' });
+
 /** The payloads of the remote codec protocol: proto3 JSON, bytes as base64. */
 const JsonPayloads = Type.Object({
   payloads: Type.Array(
     Type.Object({
-      metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
-      data: Type.Optional(Type.String()),
+      metadata: Type.Optional(Type.Record(Type.String(), Base64)),
+      data: Type.Optional(Base64),
     }),
   ),
 });
@@ -58,15 +62,27 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
   for (const op of ['encode', 'decode'] as const) {
     const url = `/codec/${op}`;
     // Preflight: the UI sends JSON with X-Namespace, which browsers always preflight.
-    app.options(url, { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
-      cors(request, reply);
-      if (allowedOrigin(request)) {
-        void reply.header('access-control-allow-methods', 'POST, OPTIONS');
-        void reply.header('access-control-allow-headers', 'content-type, x-namespace, authorization');
-        void reply.header('access-control-max-age', '600');
-      }
-      return reply.status(204).send();
-    });
+    app.options(
+      url,
+      {
+        config: { public: true },
+        schema: {
+          tags: ['codec'],
+          summary: 'CORS preflight of the Temporal UI: allow headers for the configured UI origins only',
+          security: [],
+          response: { 204: Type.Null({ description: 'No content; CORS headers for an allowed Origin' }) },
+        },
+      },
+      async (request, reply) => {
+        cors(request, reply);
+        if (allowedOrigin(request)) {
+          void reply.header('access-control-allow-methods', 'POST, OPTIONS');
+          void reply.header('access-control-allow-headers', 'content-type, x-namespace, authorization');
+          void reply.header('access-control-max-age', '600');
+        }
+        return reply.status(204).send(null);
+      },
+    );
 
     app.post(
       url,
@@ -76,8 +92,12 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
         schema: {
           tags: ['codec'],
           summary: `Temporal remote codec: ${op} payloads (admin key, or the local Temporal UI)`,
+          description:
+            op === 'decode'
+              ? 'A payload that is encrypted but does not decrypt (unknown key id, tampered) is 400 invalid_argument.'
+              : 'Encrypts with the newest key.',
           body: JsonPayloads,
-          response: { 200: JsonPayloads },
+          response: { 200: JsonPayloads, 400: errorResponse(400) },
         },
       },
       async (request, reply) => {

@@ -1,7 +1,6 @@
 // The HTTP API: buildApp() wires auth, limits, the error registry, request logs, metrics and the routes.
 // Used by the CLI (`start`, `api`) and by the tests through app.inject(); see docs/http-api.md.
-import swagger from '@fastify/swagger';
-import { type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Client } from '@temporalio/client';
 import Fastify, {
   type FastifyBaseLogger,
@@ -21,9 +20,13 @@ import type { DurableTurnOptions } from '../temporal/service';
 import type { CommandResult, ConversationContext, ListOptions, SessionPage } from '../types';
 import { type AckMode, SessionMetrics } from '../metrics';
 import { ApiKeyRing, type Principal } from './auth';
-import { HttpError, toHttpError } from './errors';
+import { errorAnswer, toHttpError } from './errors';
+import { parseJsonBody } from './json-body';
+import { registerOpenApi } from './openapi';
 import { registerOpsRoutes } from './ops-routes';
 import { registerSessionRoutes } from './session-routes';
+import { RouteTable, answerClientError, answerFrameworkError, answerUnmatched } from './unmatched';
+import { validatorCompiler } from './validation';
 
 /** What the API needs of the session service; TemporalSessionService provides all of it. */
 export interface SessionBackend {
@@ -78,31 +81,25 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   const { config, logger } = deps;
   const keys = new ApiKeyRing(config.keys);
   const metrics = deps.metrics ?? new SessionMetrics();
+  const routes = new RouteTable();
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's own request lines would carry the raw URL and no session id; onResponse writes ours.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
-    // Session ids are at most 128 characters; longer params are answered 404 before any work.
+    // Session ids are at most 128 characters; a longer param is refused (400) before any work.
     routerOptions: { maxParamLength: 200 },
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
+    // Every answer Fastify or Node would write on their own is in the registry's shape instead.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
-  // JSON only: a text/plain body is 415, not a string that fails validation later.
-  app.removeContentTypeParser('text/plain');
+  app.setValidatorCompiler(validatorCompiler);
+  // JSON only, through our parser: a text/plain body is 415, not a string that fails validation later.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+  app.addHook('onRoute', (route) => routes.add(route.url, route.method));
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'durable-sessions',
-        version: '1',
-        description: 'Session persistence for AI agents. Wire names are the reference session package JSON.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  });
+  await registerOpenApi(app, { bodyLimitBytes: config.bodyLimitBytes });
 
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public || request.is404) return;
@@ -130,19 +127,17 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   });
 
   app.setErrorHandler(async (err, request, reply) => {
+    // A request no route matched is answered as such, whatever its body or headers got wrong on the way.
+    if (request.is404) return answerUnmatched(routes, request, reply);
     const params = request.params as { id?: unknown } | undefined;
     const sessionId = typeof params?.id === 'string' ? params.id : '';
     const { error, expected } = toHttpError(err, config.retryAfterSeconds, sessionId);
     if (!expected) request.log.error({ err, session_id: sessionId || undefined }, 'request failed');
-    if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
-    if (error.code === 'unauthorized') void reply.header('www-authenticate', 'Bearer');
-    return reply.status(error.status).send({ code: error.code, message: error.message });
+    const { status, headers, body } = errorAnswer(error);
+    return reply.status(status).headers(headers).send(body);
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const error = new HttpError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
-    return reply.status(error.status).send({ code: error.code, message: error.message });
-  });
+  app.setNotFoundHandler(async (request, reply) => answerUnmatched(routes, request, reply));
 
   const turns = (ack: AckMode): void => metrics.recordTurn(ack);
   registerSessionRoutes(app, { service: deps.service, config, recordTurn: turns });

@@ -11,9 +11,11 @@ export const HTTP_ERRORS = {
   session_not_found: { status: 404, message: 'session not found' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed' },
+  request_timeout: { status: 408, message: 'the request did not arrive in time' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'send JSON (Content-Type: application/json)' },
   too_many_in_flight: { status: 429, message: 'too many writes in flight on this session; retry shortly' },
+  headers_too_large: { status: 431, message: 'the request headers are too large' },
   internal: { status: 500, message: 'internal error' },
   storage_unavailable: { status: 503, message: 'storage is unavailable; retry shortly' },
   not_ready: { status: 503, message: 'a dependency is not ready' },
@@ -72,21 +74,59 @@ export function toHttpError(
   if (fst && typeof fst === 'object') {
     if (fst.validation)
       return { error: new HttpError('invalid_argument', validationMessage(fst)), expected: true };
-    switch (fst.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return { error: new HttpError('payload_too_large'), expected: true };
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return { error: new HttpError('unsupported_media_type'), expected: true };
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        return { error: new HttpError('invalid_argument', 'the body is not valid JSON'), expected: true };
-    }
-    // Other 4xx from Fastify or its parsers (e.g. a prototype-poisoning body) are the caller's input.
+    const known = typeof fst.code === 'string' ? fromFastify(fst.code) : undefined;
+    if (known) return { error: known, expected: true };
+    // A 4xx nobody mapped yet is still the caller's: answered with the registry code of its status (or 400), and
+    // logged, so it gets its own entry.
     if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500)
-      return { error: new HttpError('invalid_argument', 'the request is invalid'), expected: true };
+      return { error: new HttpError(codeOfStatus(fst.statusCode)), expected: false };
   }
   return { error: new HttpError('internal'), expected: false };
+}
+
+/** Fastify's own errors (router, body parsing) by their stable code. */
+function fromFastify(code: string): HttpError | undefined {
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HttpError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new HttpError('unsupported_media_type');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HttpError('invalid_argument', 'the body is not valid JSON');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HttpError('invalid_argument', 'the body is not as long as Content-Length says');
+    case 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE':
+      return new HttpError('unsupported_media_type');
+    case 'FST_ERR_BAD_URL':
+      return new HttpError('invalid_argument', 'the path is not a valid URL (a malformed %-escape)');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new HttpError('invalid_argument', 'a path parameter is too long');
+    case 'FST_ERR_NOT_FOUND':
+      return new HttpError('not_found');
+    default:
+      return undefined;
+  }
+}
+
+/** The first registry code answering with `status`, or invalid_argument. */
+export function codeOfStatus(status: number): HttpErrorCode {
+  const found = (Object.keys(HTTP_ERRORS) as HttpErrorCode[]).find(
+    (code) => HTTP_ERRORS[code].status === status,
+  );
+  return found ?? 'invalid_argument';
+}
+
+/** The answer to an error: its status, the `{code, message}` body and the headers that go with the code. */
+export function errorAnswer(error: HttpError): {
+  status: number;
+  headers: Record<string, string>;
+  body: { code: HttpErrorCode; message: string };
+} {
+  const headers: Record<string, string> = {};
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter);
+  if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  return { status: error.status, headers, body: { code: error.code, message: error.message } };
 }
 
 function validationMessage(err: { message?: string; validationContext?: string }): string {

@@ -6,7 +6,10 @@ import type { SessionMetrics } from '../metrics';
 import type { Api, AppDeps } from './app';
 import { HttpError } from './errors';
 import { countExpired } from '../postgres/expired-count';
-import { CleanupAnswer, CleanupBody, Health, Readiness, errorResponses } from './schemas';
+import { CleanupAnswer, CleanupBody, Health, Readiness, errorResponse } from './schemas';
+
+/** What /metrics answers (prom-client's contentType, with its charset parameter left to the reply). */
+const METRICS_MEDIA_TYPE = 'text/plain; version=0.0.4';
 
 /** A dependency that does not answer within this long is "down" for readiness. */
 const READINESS_TIMEOUT_MS = 2000;
@@ -21,7 +24,8 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
         tags: ['operations'],
         summary: 'Delete sessions idle longer than retention_days (admin key); dry_run only counts them',
         body: CleanupBody,
-        response: { 200: CleanupAnswer, ...errorResponses },
+        // Cleanup goes through Temporal (overload: 429) and Postgres (outage: 503).
+        response: { 200: CleanupAnswer, 429: errorResponse(429), 503: errorResponse(503) },
       },
     },
     async (request) => {
@@ -42,7 +46,7 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
       config: open,
       schema: { tags: ['operations'], summary: 'The process is up', security: [], response: { 200: Health } },
     },
-    async () => ({ status: 'ok' }),
+    async () => ({ status: 'ok' as const }),
   );
 
   app.get(
@@ -53,7 +57,15 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
         tags: ['operations'],
         summary: 'Temporal and Postgres answer (503 when either does not)',
         security: [],
-        response: { 200: Readiness, 503: Readiness },
+        response: {
+          200: Readiness,
+          503: Type.Object(Readiness.properties, {
+            description: 'Not ready: names which dependency failed',
+            headers: {
+              'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before asking again' }),
+            },
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -66,7 +78,7 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
         request.log.warn({ temporal, postgres }, 'not ready');
         void reply.status(503).header('retry-after', String(config.retryAfterSeconds));
       }
-      return { status: ready ? 'ready' : 'not_ready', temporal, postgres };
+      return { status: ready ? ('ready' as const) : ('not_ready' as const), temporal, postgres };
     },
   );
 
@@ -76,9 +88,14 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
       config: open,
       schema: {
         tags: ['operations'],
-        summary: 'Prometheus metrics',
+        summary: 'Prometheus metrics (text exposition format 0.0.4)',
         security: [],
-        response: { 200: Type.String() },
+        response: {
+          200: {
+            description: 'The metrics, docs/http-api.md#observability',
+            content: { [METRICS_MEDIA_TYPE]: { schema: Type.String() } },
+          },
+        },
       },
     },
     async (request, reply) => {
@@ -89,11 +106,25 @@ export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMe
     },
   );
 
-  app.get('/openapi.json', { config: open, schema: { hide: true } }, async () => app.swagger());
+  app.get(
+    '/openapi.json',
+    {
+      config: open,
+      schema: {
+        tags: ['operations'],
+        summary: 'This document (OpenAPI 3.1)',
+        security: [],
+        response: {
+          200: Type.Object({}, { additionalProperties: true, description: 'The OpenAPI document' }),
+        },
+      },
+    },
+    async () => app.swagger(),
+  );
 }
 
 /** 'ok', or why not (a short reason: no internals of the dependency). */
-async function probe(call: () => Promise<unknown>): Promise<string> {
+async function probe(call: () => Promise<unknown>): Promise<'ok' | 'timeout' | 'unavailable'> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

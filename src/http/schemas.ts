@@ -1,48 +1,138 @@
 // The API's JSON schemas (TypeBox): the wire form of sessions, request bodies, answers and errors.
 // Routes declare them, handlers take their types from them, and /openapi.json is generated from them.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { LIMITS, MAX_MESSAGES_PER_SESSION } from '../types';
+import { HTTP_ERRORS, type HttpErrorCode } from './errors';
+
+// Patterns are written so that ECMAScript (with or without the u flag) and Python read them alike: TypeBox
+// validates with them, and schemathesis and client generators read them from /openapi.json.
+export const SESSION_ID_PATTERN = '^[A-Za-z0-9._:-]+$';
+export const AGENT_TYPE_PATTERN = '^[A-Za-z0-9._-]*$';
+/** No NUL: Postgres jsonb cannot store U+0000. (Lone surrogates, which jsonb refuses too, cannot be a pattern.) */
+export const STORABLE_TEXT_PATTERN = '^[^\\u0000]*$';
+export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
+/** Visible ASCII, inner spaces allowed: what an HTTP header carries unchanged (servers trim the ends). */
+export const HEADER_TOKEN_PATTERN = '^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$';
+
+/** Each pattern's rule in words, for validation errors (src/http/validation.ts). */
+export const PATTERN_RULES: Record<string, string> = {
+  [SESSION_ID_PATTERN]: 'may only contain A-Z a-z 0-9 . _ : -',
+  [AGENT_TYPE_PATTERN]: 'may only contain A-Z a-z 0-9 . _ -',
+  [STORABLE_TEXT_PATTERN]: 'must be valid Unicode without the NUL character',
+  [CURSOR_PATTERN]: 'is not a cursor returned by a previous page',
+  [HEADER_TOKEN_PATTERN]: 'must be visible ASCII (spaces only inside)',
+};
+
+const INT32 = { minimum: -2147483648, maximum: 2147483647 };
+const UNIX_SECONDS = { minimum: 0, maximum: LIMITS.maxUnixSeconds };
+const STORABLE_TEXT_RULE =
+  'No NUL character and no lone UTF-16 surrogate (Postgres jsonb stores neither; a pattern can only say the first).';
 
 export const SessionId = Type.String({
   minLength: 1,
   maxLength: LIMITS.sessionIdMaxLength,
-  pattern: '^[A-Za-z0-9._:-]+$',
+  pattern: SESSION_ID_PATTERN,
   description: 'Opaque session id; prefer unguessable ids (e.g. UUIDs)',
 });
-export const UserId = Type.Integer({ minimum: -2147483648, maximum: 2147483647 });
-export const AgentType = Type.String({ maxLength: LIMITS.agentTypeMaxLength, pattern: '^[A-Za-z0-9._-]*$' });
-/** Characters here; the rules also cap content at LIMITS.messageContentMaxBytes UTF-8 bytes. */
-const Content = Type.String({ minLength: 1, maxLength: LIMITS.messageContentMaxBytes });
+export const UserId = Type.Integer({ ...INT32, description: 'A user id: a 32-bit signed integer' });
+export const AgentType = Type.String({
+  maxLength: LIMITS.agentTypeMaxLength,
+  pattern: AGENT_TYPE_PATTERN,
+  description: 'e.g. memo, schedule, assistant; may be empty',
+});
+const Content = Type.String({
+  minLength: 1,
+  // maxLength counts characters; every character is at least one UTF-8 byte, so this bound never refuses a text
+  // the byte rule accepts.
+  maxLength: LIMITS.messageContentMaxBytes,
+  pattern: STORABLE_TEXT_PATTERN,
+  description:
+    `1 character to ${LIMITS.messageContentMaxBytes} bytes as UTF-8 (the bytes are the rule: a text within ` +
+    `maxLength but over ${LIMITS.messageContentMaxBytes} bytes is 400 invalid_argument). ${STORABLE_TEXT_RULE}`,
+});
 const Role = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]);
-/** A JSON object; the rules cap it at LIMITS.metadataMaxBytes as JSON. */
-const Metadata = Type.Record(Type.String(), Type.Unknown());
-const UnixSeconds = Type.Integer({ minimum: 0, description: 'Unix seconds' });
+
+/**
+ * An object that may not carry `constructor.prototype` (refused in every body, with `__proto__`, by the JSON
+ * parser: src/http/json-body.ts). TypeBox ignores these keywords; they are here for the document.
+ */
+const NO_PROTOTYPE_KEYS = {
+  not: {
+    required: ['constructor'],
+    properties: { constructor: { type: 'object', required: ['prototype'] } },
+  },
+};
+const StorableKey = { pattern: STORABLE_TEXT_PATTERN, not: { const: '__proto__' } };
+
+/** A metadata value: any JSON the stores keep unchanged (finite numbers, storable text, at any nesting kept). */
+const JsonValue = Type.Recursive(
+  (This) =>
+    Type.Union([
+      Type.Null(),
+      Type.Boolean(),
+      Type.Number({ minimum: -Number.MAX_VALUE, maximum: Number.MAX_VALUE }),
+      Type.String({ pattern: STORABLE_TEXT_PATTERN }),
+      Type.Array(This),
+      Type.Object({}, { additionalProperties: This, propertyNames: StorableKey, ...NO_PROTOTYPE_KEYS }),
+    ]),
+  {
+    $id: 'MetadataValue',
+    description: `Any JSON value; numbers are finite doubles. ${STORABLE_TEXT_RULE}`,
+  },
+);
+
+const METADATA_RULE =
+  `A JSON object, at most ${LIMITS.metadataMaxBytes} bytes as UTF-8 JSON (after a patch too) and nested at most ` +
+  `${LIMITS.metadataMaxDepth} levels; keys are 1..${LIMITS.metadataKeyMaxLength} UTF-16 code units (a character ` +
+  `beyond U+FFFF counts twice). ${STORABLE_TEXT_RULE}`;
+const metadataOptions = (description: string) => ({
+  additionalProperties: JsonValue,
+  propertyNames: { minLength: 1, maxLength: LIMITS.metadataKeyMaxLength, ...StorableKey },
+  ...NO_PROTOTYPE_KEYS,
+  description,
+});
+const Metadata = Type.Object({}, metadataOptions(METADATA_RULE));
+/** Metadata as the API answers it (it was checked on the way in). */
+const StoredMetadata = Type.Record(Type.String(), Type.Unknown());
 
 export const Message = Type.Object({ role: Role, content: Content }, { additionalProperties: false });
+const StoredMessage = Type.Object({ role: Role, content: Type.String() });
 
 export const Session = Type.Object(
   {
     session_id: Type.String(),
-    user_id: Type.Integer(),
+    user_id: Type.Integer(INT32),
     agent_type: Type.String(),
-    messages: Type.Array(Type.Object({ role: Role, content: Type.String() })),
-    metadata: Metadata,
-    created_at: Type.Integer(),
-    updated_at: Type.Integer(),
+    messages: Type.Array(StoredMessage, { maxItems: MAX_MESSAGES_PER_SESSION }),
+    metadata: StoredMetadata,
+    created_at: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
+    updated_at: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
   },
   { description: 'A session in the reference JSON form' },
 );
 
 export const Applied = Type.Object(
   {
-    version: Type.Integer({ description: "The session's version after this write (the same on a replay)" }),
+    version: Type.Integer({
+      minimum: 1,
+      description: "The session's version after this write (the same on a replay)",
+    }),
     session: Session,
   },
   { description: 'An applied write: the session after it' },
 );
 
+const ERROR_CODES = Object.keys(HTTP_ERRORS) as HttpErrorCode[];
+
 export const ErrorBody = Type.Object(
-  { code: Type.String({ description: 'Stable error code (see docs/http-api.md)' }), message: Type.String() },
+  {
+    code: Type.Unsafe<HttpErrorCode>({
+      type: 'string',
+      enum: ERROR_CODES,
+      description: 'Stable error code from the registry (docs/http-api.md)',
+    }),
+    message: Type.String({ description: 'What is wrong, in words; never echoes the values sent' }),
+  },
   { description: 'Every error answer' },
 );
 
@@ -54,6 +144,7 @@ export const WriteHeaders = Type.Object({
     Type.String({
       minLength: 1,
       maxLength: LIMITS.turnIdMaxLength,
+      pattern: HEADER_TOKEN_PATTERN,
       description:
         "The write's turn id: a retry with the same key is applied once and answers as the first did",
     }),
@@ -63,13 +154,18 @@ export const WriteHeaders = Type.Object({
 /** PUT accepts a whole session as GET returns it; session_id and updated_at are ignored (the path and the clock win). */
 export const SaveBody = Type.Object(
   {
-    session_id: Type.Optional(Type.String()),
+    session_id: Type.Optional(Type.String({ description: 'Ignored: the path names the session' })),
     user_id: Type.Optional(UserId),
     agent_type: Type.Optional(AgentType),
     messages: Type.Optional(Type.Array(Message, { maxItems: 1000 })),
     metadata: Type.Optional(Metadata),
-    created_at: Type.Optional(UnixSeconds),
-    updated_at: Type.Optional(Type.Integer()),
+    created_at: Type.Optional(
+      Type.Integer({
+        ...UNIX_SECONDS,
+        description: 'Unix seconds; 0 or absent: now (kept when the session exists)',
+      }),
+    ),
+    updated_at: Type.Optional(Type.Integer({ ...UNIX_SECONDS, description: 'Ignored: the clock sets it' })),
   },
   {
     additionalProperties: false,
@@ -98,26 +194,41 @@ export const TurnQuery = Type.Object({
 export const DurableAccepted = Type.Object({ turn_id: Type.String() });
 
 export const MessagesQuery = Type.Object({
-  last: Type.Optional(Type.Integer({ description: 'The last N messages; 0 or absent means all' })),
+  last: Type.Optional(
+    Type.Integer({
+      minimum: -Number.MAX_SAFE_INTEGER,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'The last N messages; 0, negative or absent: all. A plain base-10 integer',
+    }),
+  ),
 });
 export const MessagesAnswer = Type.Object({
-  messages: Type.Array(Type.Object({ role: Role, content: Type.String() })),
+  messages: Type.Array(StoredMessage, { maxItems: MAX_MESSAGES_PER_SESSION }),
 });
 
-export const MetadataPatch = Type.Record(
-  Type.String({ minLength: 1, maxLength: LIMITS.metadataKeyMaxLength }),
-  Type.Unknown(),
-  {
-    minProperties: 1,
-    description: 'Keys to set; other keys stay',
-  },
+export const MetadataPatch = Type.Object(
+  {},
+  { minProperties: 1, ...metadataOptions(`Keys to set; other keys stay. ${METADATA_RULE}`) },
 );
 
 export const ListQuery = Type.Object({
   limit: Type.Optional(
-    Type.Integer({ minimum: 0, maximum: LIMITS.listMaxLimit, description: '0 or absent: 20' }),
+    Type.Integer({
+      minimum: 0,
+      maximum: LIMITS.listMaxLimit,
+      description: `0 or absent: ${LIMITS.listDefaultLimit}. A plain base-10 integer`,
+    }),
   ),
-  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      pattern: CURSOR_PATTERN,
+      description:
+        "The previous page's next_cursor, as it was given: any other text is 400 invalid_argument, even when it " +
+        'matches this pattern',
+    }),
+  ),
   agent_type: Type.Optional(AgentType),
 });
 
@@ -127,8 +238,9 @@ export const SessionsPage = Type.Object({
       session_id: Type.String(),
       agent_type: Type.String(),
       last_message: Type.String(),
-      updated_at: Type.Integer(),
+      updated_at: Type.Integer({ minimum: 0 }),
     }),
+    { maxItems: LIMITS.listMaxLimit },
   ),
   next_cursor: Type.Optional(Type.String({ description: 'Absent on the last page' })),
 });
@@ -138,28 +250,51 @@ export const CleanupBody = Type.Object(
   { additionalProperties: false },
 );
 export const CleanupAnswer = Type.Object({
-  deleted: Type.Integer({ description: 'Sessions deleted (dry run: sessions that are expired now)' }),
+  deleted: Type.Integer({
+    minimum: 0,
+    description: 'Sessions deleted (dry run: sessions that are expired now)',
+  }),
   dry_run: Type.Boolean(),
 });
 
-export const Health = Type.Object({ status: Type.String() });
+export const Health = Type.Object({ status: Type.Literal('ok') });
 export const Readiness = Type.Object({
-  status: Type.String(),
-  temporal: Type.String(),
-  postgres: Type.String(),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  temporal: Type.Union([Type.Literal('ok'), Type.Literal('timeout'), Type.Literal('unavailable')]),
+  postgres: Type.Union([Type.Literal('ok'), Type.Literal('timeout'), Type.Literal('unavailable')]),
 });
 
 export type SaveBodyT = Static<typeof SaveBody>;
 
-/** Error answers every route may give, for the OpenAPI document. */
+/** The response headers that go with an error status (src/http/errors.ts errorAnswer sets them). */
+const ERROR_HEADERS: Record<number, Record<string, TSchema>> = {
+  401: { 'www-authenticate': Type.Literal('Bearer', { description: 'The auth scheme to use' }) },
+  429: { 'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying' }) },
+  503: { 'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying' }) },
+};
+
+/** The error answer for `status` in a route's response map: the codes it can carry on a route, and its headers. */
+export function errorResponse(status: number): TSchema {
+  // not_found and method_not_allowed answer requests no route matched (src/http/unmatched.ts), never a route.
+  const codes = ERROR_CODES.filter(
+    (code) => HTTP_ERRORS[code].status === status && code !== 'not_found' && code !== 'method_not_allowed',
+  );
+  const headers = ERROR_HEADERS[status];
+  return Type.Object(
+    {
+      code: Type.Unsafe<HttpErrorCode>({ type: 'string', enum: codes }),
+      message: ErrorBody.properties.message,
+    },
+    { description: `Error: ${codes.map((c) => `\`${c}\``).join(', ')}`, ...(headers ? { headers } : {}) },
+  );
+}
+
+/**
+ * Error answers of the session routes beyond those every authenticated route gives (src/http/openapi.ts adds
+ * those: 400, 401, 403, 408, 413 and 415 where a body is read, 431, 500).
+ */
 export const errorResponses = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  413: ErrorBody,
-  415: ErrorBody,
-  429: ErrorBody,
-  500: ErrorBody,
-  503: ErrorBody,
+  404: errorResponse(404),
+  429: errorResponse(429),
+  503: errorResponse(503),
 } as const;

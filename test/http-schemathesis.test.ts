@@ -1,0 +1,96 @@
+// Schemathesis, with all its checks, against /openapi.json of a real API (real Temporal, Postgres and a worker):
+// the OpenAPI document tells the truth about every route, status, header and limit. See docs/http-api.md.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AesGcmCodec } from '../src/codec';
+import { startApi, type RunningApi } from '../src/http/server';
+import { silentLogger } from '../src/logger';
+import { SessionMetrics } from '../src/metrics';
+import { ALICE, KEYS, apiConfig } from './support/http-harness';
+import { schemathesisBin } from './support/schemathesis';
+import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
+
+const CONFIG = path.join(__dirname, 'schemathesis.toml');
+/** Test cases per operation and phase: small, so the whole file stays well under two minutes on 2 cores. */
+const MAX_EXAMPLES = Number(process.env.DS_SCHEMATHESIS_EXAMPLES ?? 20);
+/** A fixed seed keeps CI reproducible; set DS_SCHEMATHESIS_SEED to explore others. */
+const SEED = process.env.DS_SCHEMATHESIS_SEED ?? '20240613';
+
+describe('schemathesis against /openapi.json', () => {
+  let h: TemporalHarness;
+  let api: RunningApi;
+  let bin: string;
+  let workDir: string;
+
+  beforeAll(async () => {
+    bin = await schemathesisBin();
+    const codec = new AesGcmCodec([{ id: 'k1', key: Buffer.alloc(32, 7) }]);
+    h = await startTemporalHarness('http_schemathesis', {}, { codec });
+    api = await startApi({
+      service: h.service,
+      pool: h.pool,
+      client: h.client,
+      config: apiConfig({ host: '127.0.0.1', port: 0 }),
+      logger: silentLogger,
+      metrics: new SessionMetrics({ processMetrics: false }),
+      codec: { codec },
+    });
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-schemathesis-'));
+  }, 900_000);
+  afterAll(async () => {
+    await api?.close();
+    await h?.close();
+    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  test('all checks, 0 failures', async () => {
+    const args = [
+      '--config-file',
+      CONFIG,
+      'run',
+      `${api.url}/openapi.json`,
+      '--max-examples',
+      String(MAX_EXAMPLES),
+      '--seed',
+      SEED,
+      '--workers',
+      '1',
+      '--generation-database',
+      'none',
+      '--no-color',
+      '-H',
+      `Authorization: Bearer ${KEYS.admin}`,
+      '-H',
+      `X-User-Id: ${ALICE}`,
+    ];
+    const { code, output } = await run(bin, args, workDir);
+    // The whole report on failure (each failure with a curl line to reproduce it); its summary otherwise.
+    process.stderr.write(code === 0 ? summary(output) : clip(output));
+    expect(code).toBe(0);
+  }, 600_000);
+});
+
+/** From schemathesis' SUMMARY banner to the end. */
+function summary(output: string): string {
+  const at = output.lastIndexOf('SUMMARY');
+  return at < 0 ? clip(output) : output.slice(output.lastIndexOf('\n', at) + 1);
+}
+
+/** Generated bodies can be megabytes long: each line is cut to what a reader can use. */
+function clip(output: string): string {
+  return output
+    .split('\n')
+    .map((line) => (line.length > 2000 ? `${line.slice(0, 2000)}… (${line.length} characters)` : line))
+    .join('\n');
+}
+
+function run(bin: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { cwd, maxBuffer: 64 * 1024 * 1024, timeout: 540_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
