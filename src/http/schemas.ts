@@ -273,11 +273,16 @@ const ERROR_HEADERS: Record<number, Record<string, TSchema>> = {
   503: { 'retry-after': Type.Integer({ minimum: 0, description: 'Seconds to wait before retrying' }) },
 };
 
+/**
+ * Codes no route answers with: not_found and method_not_allowed are for requests no route matched
+ * (src/http/unmatched.ts); /readyz says not ready in its own body.
+ */
+const NOT_FROM_ROUTES = new Set<HttpErrorCode>(['not_found', 'method_not_allowed', 'not_ready']);
+
 /** The error answer for `status` in a route's response map: the codes it can carry on a route, and its headers. */
 export function errorResponse(status: number): TSchema {
-  // not_found and method_not_allowed answer requests no route matched (src/http/unmatched.ts), never a route.
   const codes = ERROR_CODES.filter(
-    (code) => HTTP_ERRORS[code].status === status && code !== 'not_found' && code !== 'method_not_allowed',
+    (code) => HTTP_ERRORS[code].status === status && !NOT_FROM_ROUTES.has(code),
   );
   const headers = ERROR_HEADERS[status];
   return Type.Object(
