@@ -14,6 +14,17 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node launchers (scripts/cli.js runs the CLI without ts-node): no TypeScript project, CommonJS.
+    files: ['scripts/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'commonjs',
+      parserOptions: { projectService: false },
+      globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly', console: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -57,13 +57,7 @@ export class SessionCleanupJob {
     config: Partial<CleanupConfig> = {},
     options: { logger?: CleanupLogger } = {},
   ) {
-    this.config = Object.freeze({
-      // Days are whole (the services reject fractions), so a fraction falls back like a non-positive value.
-      retentionDays: Number.isInteger(config.retentionDays)
-        ? positiveOr(config.retentionDays, DEFAULT_RETENTION_DAYS)
-        : DEFAULT_RETENTION_DAYS,
-      cleanupIntervalMs: positiveOr(config.cleanupIntervalMs, DEFAULT_CLEANUP_INTERVAL_MS),
-    });
+    this.config = Object.freeze(resolveCleanupConfig(config));
     this.logger = options.logger ?? consoleLogger;
   }
 
@@ -167,6 +161,20 @@ export class SessionCleanupJob {
     this.transitions = next.catch(() => undefined);
     return next;
   }
+}
+
+/**
+ * The reference's fallbacks: a non-positive (or fractional) retention and a non-positive interval become the
+ * defaults. Also used by the runtime, which sets up the cleanup Schedule without a job.
+ */
+export function resolveCleanupConfig(config: Partial<CleanupConfig> = {}): CleanupConfig {
+  return {
+    // Days are whole (the services reject fractions), so a fraction falls back like a non-positive value.
+    retentionDays: Number.isInteger(config.retentionDays)
+      ? positiveOr(config.retentionDays, DEFAULT_RETENTION_DAYS)
+      : DEFAULT_RETENTION_DAYS,
+    cleanupIntervalMs: positiveOr(config.cleanupIntervalMs, DEFAULT_CLEANUP_INTERVAL_MS),
+  };
 }
 
 function positiveOr(value: number | undefined, fallback: number): number {

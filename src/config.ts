@@ -47,6 +47,23 @@ export interface Config {
   cleanup: { retentionDays: number; intervalMs: number };
   api: ApiConfig;
   codec: CodecConfig;
+  worker: WorkerConfig;
+  /** pino level of the long-running commands (LOG_LEVEL). */
+  logLevel: string;
+}
+
+/** What a worker process offers operators. */
+export interface WorkerConfig {
+  /**
+   * Where `durable-sessions worker` serves Prometheus metrics: the snapshot metrics and the Temporal SDK's worker
+   * metrics. Port 0 picks a free one (logged). `npm start` does not use it: its API's /metrics serves the same.
+   */
+  metricsHost: string;
+  metricsPort: number;
+  /** While snapshot writes fail, at most one warning per this many milliseconds (with the count since the last). */
+  snapshotWarnIntervalMs: number;
+  /** A prebuilt workflow bundle (`bundleWorkflowCode` output); unset, the worker bundles workflows/ at start. */
+  workflowBundlePath?: string;
 }
 
 /** Encryption of payloads inside Temporal (docs/encryption.md); src/codec/index.ts resolves the keys. */
@@ -86,6 +103,9 @@ export interface ApiConfig {
   /** host:port where the Temporal SDK's Prometheus exporter listens; /metrics appends what it serves. */
   temporalMetricsAddress?: string;
 }
+
+/** Default port of a worker's Prometheus endpoint (the usual Prometheus exporter port). */
+export const DEFAULT_WORKER_METRICS_PORT = 9464;
 
 /** Shortest API key accepted: a short key is a guessable key. */
 export const MIN_API_KEY_LENGTH = 16;
@@ -141,6 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .filter((o) => o !== ''),
       trustLoopbackUi: env.DS_CODEC_TRUST_LOOPBACK_UI ? env.DS_CODEC_TRUST_LOOPBACK_UI === '1' : undefined,
     },
+    worker: {
+      metricsHost: env.DS_WORKER_METRICS_HOST || '127.0.0.1',
+      metricsPort: int(env.DS_WORKER_METRICS_PORT, DEFAULT_WORKER_METRICS_PORT),
+      snapshotWarnIntervalMs: int(env.DS_SNAPSHOT_WARN_INTERVAL_MS, 30_000),
+      workflowBundlePath: env.DS_WORKFLOW_BUNDLE ? path.resolve(rootDir, env.DS_WORKFLOW_BUNDLE) : undefined,
+    },
+    logLevel: env.LOG_LEVEL || 'info',
   };
 }
 

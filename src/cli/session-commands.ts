@@ -1,15 +1,19 @@
 // CLI commands that act on sessions of a running stack: turn, sessions list/show/delete, cleanup.
 // They connect through TEMPORAL_ADDRESS/DATABASE_URL or the embedded stack's .data/stack.json; each prints
 // text for people or, with --json, one JSON document.
-import { SingleBar } from 'cli-progress';
+import { randomUUID } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config';
-import { SessionNotFoundError } from '../errors';
-import { countExpired } from '../postgres/expired-count';
-import { SessionRecovery } from '../recovery';
-import { connectToStack, StackConnection } from '../runtime/connect';
+import { type Config, loadConfig } from '../config';
+import { SessionError, SessionNotFoundError, ValidationError } from '../errors';
+import type { StackConnection } from '../runtime/connect';
 import { expiryCutoff, validateRetentionDays } from '../session-rules';
 import { ConversationContext, SessionPage, toWireContext, toWireSummary } from '../types';
+
+// Session commands import their Temporal and Postgres modules when they run (see withStack): `--help` and the
+// commands that need neither should not pay for loading them.
+
+/** How long `turn --durable` waits for the actor to say what became of the turn before answering "accepted". */
+const TURN_STATUS_WAIT_MS = 5_000;
 
 export function registerSessionCommands(program: Command): void {
   program
@@ -18,25 +22,32 @@ export function registerSessionCommands(program: Command): void {
     .argument('<session-id>')
     .argument('<user>', 'the user message')
     .argument('<assistant>', "the assistant's reply")
-    .option('--user-id <n>', 'owner of the session when it is created', integer, 1)
+    .option(
+      '--user-id <n>',
+      "the user the turn acts for: creates the session for this user when it is missing, refuses another user's",
+      integer,
+    )
     .option('--agent-type <type>', 'agent type to record', '')
     .option('--durable', 'acknowledge once Temporal has persisted the turn (signal) instead of once applied')
+    .option(
+      '--turn-id <id>',
+      "the turn's id: sending the same id again (a retry after a timeout) applies the turn at most once; default: a new id, printed",
+    )
     .action(async (sessionId: string, user: string, assistant: string, opts: TurnOptions) => {
-      await withStack(async (stack) => {
-        const { service } = stack;
-        if (opts.durable) {
-          const turnId = await service.submitTurn(sessionId, user, assistant, {
-            userId: opts.userId,
-            agentType: opts.agentType || undefined,
-          });
-          console.log(
-            JSON.stringify({ turn_id: turnId, status: await service.turnStatus(sessionId, turnId) }),
-          );
-        } else {
-          const recovery = new SessionRecovery(service);
-          await recovery.recoverSession(sessionId, opts.userId);
-          const { version, context } = await recovery.appendTurn(sessionId, user, assistant, opts.agentType);
-          console.log(JSON.stringify({ version, session: toWireContext(context) }, null, 2));
+      const config = loadConfig();
+      // Chosen here, not by the service, so a failure can name the id a safe retry needs.
+      const turnId = opts.turnId ?? randomUUID();
+      await withStack(config, async (stack) => {
+        try {
+          if (opts.durable) await durableTurn(config, stack, sessionId, user, assistant, turnId, opts);
+          else await appliedTurn(config, stack, sessionId, user, assistant, turnId, opts);
+        } catch (err) {
+          // The turn may or may not have reached the actor: only the same turn id makes trying again safe.
+          if (!refusedForSure(err))
+            console.error(
+              `turn ${turnId} may or may not have been applied; to retry safely: --turn-id ${turnId}`,
+            );
+          throw err;
         }
         if (stack.uiUrl)
           console.log(`see it in the Temporal UI: ${uiLink(stack.uiUrl, `SessionId="${sessionId}"`)}`);
@@ -54,7 +65,7 @@ export function registerSessionCommands(program: Command): void {
     .option('--agent-type <type>', 'only sessions of this agent type')
     .option('--json', 'print JSON')
     .action(async (opts: ListOptions) => {
-      await withStack(async ({ service }) => {
+      await withStack(loadConfig(), async ({ service }) => {
         const page = await service.listSessionsPage(opts.user, opts.limit, {
           cursor: opts.cursor,
           agentType: opts.agentType,
@@ -69,7 +80,7 @@ export function registerSessionCommands(program: Command): void {
     .argument('<session-id>')
     .option('--json', 'print JSON')
     .action(async (sessionId: string, opts: JsonOption) => {
-      await withStack(async ({ service }) => {
+      await withStack(loadConfig(), async ({ service }) => {
         const ctx = await service.loadContext(sessionId);
         if (!ctx) throw new SessionNotFoundError(sessionId);
         console.log(opts.json ? JSON.stringify(toWireContext(ctx)) : formatSession(ctx));
@@ -82,7 +93,7 @@ export function registerSessionCommands(program: Command): void {
     .argument('<session-id>')
     .option('--json', 'print JSON')
     .action(async (sessionId: string, opts: JsonOption) => {
-      await withStack(async ({ service }) => {
+      await withStack(loadConfig(), async ({ service }) => {
         const existed = (await service.loadContext(sessionId)) !== null;
         await service.deleteSession(sessionId);
         console.log(
@@ -106,9 +117,11 @@ export function registerSessionCommands(program: Command): void {
     .option('--dry-run', 'only count the sessions that would be deleted')
     .option('--json', 'print JSON')
     .action(async (opts: CleanupOptions) => {
-      const days = opts.retentionDays ?? loadConfig().cleanup.retentionDays;
+      const config = loadConfig();
+      const days = opts.retentionDays ?? config.cleanup.retentionDays;
       validateRetentionDays(days);
-      await withStack(async ({ service, pool }) => {
+      const { countExpired } = await import('../postgres/expired-count');
+      await withStack(config, async ({ service, pool }) => {
         const cutoff = expiryCutoff(Date.now(), days);
         const expired = await countExpired(pool, cutoff);
         const base = { retention_days: days, cutoff, cutoff_iso: isoSeconds(cutoff) };
@@ -139,9 +152,10 @@ interface JsonOption {
   json?: boolean;
 }
 interface TurnOptions {
-  userId: number;
+  userId?: number;
   agentType: string;
   durable?: boolean;
+  turnId?: string;
 }
 interface ListOptions extends JsonOption {
   user: number;
@@ -154,13 +168,119 @@ interface CleanupOptions extends JsonOption {
   dryRun?: boolean;
 }
 
-async function withStack<T>(work: (stack: StackConnection) => Promise<T>): Promise<T> {
-  const stack = await connectToStack(loadConfig());
+async function withStack<T>(config: Config, work: (stack: StackConnection) => Promise<T>): Promise<T> {
+  const { connectToStack } = await import('../runtime/connect');
+  const stack = await connectToStack(config);
   try {
     return await work(stack);
   } finally {
     await stack.close();
   }
+}
+
+/** A turn that was certainly not applied (refused before or by the actor, or never sent). */
+class TurnRefused extends Error {}
+
+function refusedForSure(err: unknown): boolean {
+  if (err instanceof TurnRefused) return true;
+  return (
+    err instanceof SessionError &&
+    (err.code === 'invalid_argument' || err.code === 'session_not_found' || err.code === 'session_conflict')
+  );
+}
+
+async function appliedTurn(
+  config: Config,
+  stack: StackConnection,
+  sessionId: string,
+  user: string,
+  assistant: string,
+  turnId: string,
+  opts: TurnOptions,
+): Promise<void> {
+  if (!(await workerPolls(config, stack)))
+    throw new TurnRefused(
+      `no worker polls task queue ${config.temporal.taskQueue}, so nothing can apply the turn now: start one ` +
+        '(`npm start`, or `durable-sessions worker`), or send it with --durable (Temporal keeps it until a worker applies it)',
+    );
+  const { SessionRecovery } = await import('../recovery');
+  const recovery = new SessionRecovery(stack.service);
+  // Without --user-id the turn goes to the session as it is, whoever owns it; a missing one cannot be made.
+  if (opts.userId !== undefined) await recovery.recoverSession(sessionId, opts.userId);
+  try {
+    const { version, context } = await recovery.appendTurn(sessionId, user, assistant, opts.agentType, {
+      turnId,
+      expectedUserId: opts.userId,
+    });
+    console.log(JSON.stringify({ turn_id: turnId, version, session: toWireContext(context) }, null, 2));
+  } catch (err) {
+    if (err instanceof SessionNotFoundError)
+      throw new TurnRefused(`session not found: ${sessionId} (pass --user-id to create it for that user)`);
+    throw err;
+  }
+}
+
+async function durableTurn(
+  config: Config,
+  stack: StackConnection,
+  sessionId: string,
+  user: string,
+  assistant: string,
+  turnId: string,
+  opts: TurnOptions,
+): Promise<void> {
+  const { service, client } = stack;
+  await service.submitTurn(sessionId, user, assistant, {
+    turnId,
+    userId: opts.userId,
+    agentType: opts.agentType || undefined,
+  });
+  // From here on the turn is Temporal's: whatever happens next, it is not lost and not an error.
+  if (!(await workerPolls(config, stack))) {
+    console.log(
+      JSON.stringify({ turn_id: turnId, status: { status: 'accepted' }, waiting_for_worker: true }),
+    );
+    console.error(
+      `accepted, waiting for a worker: Temporal keeps turn ${turnId}; a worker on task queue ` +
+        `${config.temporal.taskQueue} applies it when one starts (\`npm start\`, or \`durable-sessions worker\`)`,
+    );
+    return;
+  }
+  let status: unknown;
+  try {
+    status = await client.connection.withDeadline(Date.now() + TURN_STATUS_WAIT_MS, () =>
+      service.turnStatus(sessionId, turnId),
+    );
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    // A worker polled recently but the actor did not answer in time (it just stopped, or it is busy).
+    status = { status: 'accepted' };
+    console.error(
+      `accepted: Temporal keeps turn ${turnId}, but its actor did not answer within ${TURN_STATUS_WAIT_MS / 1000} s ` +
+        `(${err instanceof SessionError ? err.code : 'no answer'}); is a worker running on ${config.temporal.taskQueue}?`,
+    );
+  }
+  console.log(JSON.stringify({ turn_id: turnId, status }));
+  const outcome = status as { status: string; code?: string; message?: string };
+  if (outcome.status === 'rejected')
+    throw new TurnRefused(`turn ${turnId} was rejected by the session: ${outcome.code}: ${outcome.message}`);
+}
+
+/**
+ * Whether any worker has polled the session actors' task queue lately (the server lists pollers for a few
+ * minutes after their last poll), asked with DescribeTaskQueue.
+ */
+async function workerPolls(config: Config, { client }: StackConnection): Promise<boolean> {
+  const { temporal } = await import('@temporalio/proto');
+  const described = await client.workflowService.describeTaskQueue({
+    namespace: config.temporal.namespace,
+    taskQueue: {
+      name: config.temporal.taskQueue,
+      kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL,
+    },
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (described.pollers ?? []).length > 0;
 }
 
 function integer(raw: string): number {
@@ -244,6 +364,7 @@ async function withProgress<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   if (!opts.enabled || !process.stderr.isTTY || opts.total === 0) return work();
+  const { SingleBar } = await import('cli-progress');
   const bar = new SingleBar({
     format: `${opts.label} [{bar}] {value}/{total} sessions | {duration_formatted}`,
     stream: process.stderr,

@@ -1,13 +1,13 @@
 // Connects to a running stack without starting anything: the CLI's client commands and `durable-sessions api`.
 // TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise what the embedded stack advertises in .data/stack.json.
-import fs from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
 import { AesGcmCodec, encryptingDataConverter, resolveCodecKeys } from '../codec';
 import type { Config } from '../config';
 import { createPool } from '../postgres/pool';
 import { TemporalSessionService } from '../temporal/service';
-import { type StackCodec, stackFile, uiOrigins } from './stack';
+import type { StackCodec } from './stack';
+import { type AdvertisedStack, readStackFile, runningStackPid, uiOrigins } from './stack-file';
 
 export interface StackConnection {
   client: Client;
@@ -25,16 +25,15 @@ export interface StackConnection {
  * stack that `durable-sessions start` advertises in .data/stack.json. Used by the CLI's client commands.
  */
 export async function connectToStack(config: Config): Promise<StackConnection> {
-  let advertised: { temporalAddress?: string; databaseUrl?: string; uiUrl?: string; codecEndpoint?: string } =
-    {};
+  let advertised: AdvertisedStack = {};
   if (!config.temporal.address || !config.databaseUrl) {
-    try {
-      advertised = JSON.parse(fs.readFileSync(stackFile(config), 'utf8')) as typeof advertised;
-    } catch {
+    const found = readStackFile(config);
+    // A stack that crashed leaves its file behind; its addresses would only time out.
+    if (!found || (found.pid !== undefined && runningStackPid(config) === undefined))
       throw new Error(
         'no running stack found: start one with `npm start` (or set TEMPORAL_ADDRESS and DATABASE_URL)',
       );
-    }
+    advertised = found;
   }
   const temporalAddress = config.temporal.address ?? (advertised.temporalAddress as string);
   const databaseUrl = config.databaseUrl ?? (advertised.databaseUrl as string);

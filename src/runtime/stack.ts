@@ -16,9 +16,14 @@ import { createSessionWorker } from '../temporal/worker';
 import { DevServer, startDevServer } from './dev-server';
 import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort, portIsFree } from './ports';
-import { SessionCleanupJob } from '../cleanup-job';
+import { resolveCleanupConfig } from '../cleanup-job';
 import { SessionMetrics, createMetrics } from '../metrics';
+import { SnapshotHealth } from '../snapshot-health';
+import { cleanupScheduleId, ensureCleanupSchedule } from '../temporal/cleanup-schedule';
+import { stackFile, uiOrigins } from './stack-file';
 import { resolveTemporalCli } from './temporal-cli';
+
+export { stackFile, uiOrigins } from './stack-file';
 
 export const EMBEDDED_DATABASE = 'durable_sessions';
 
@@ -57,11 +62,6 @@ export interface StackCodec {
   trustLoopbackUi: boolean;
   /** The API's codec endpoint the embedded UI was started with. */
   endpoint?: string;
-}
-
-/** Where a running embedded stack advertises its addresses, so `durable-sessions turn …` can reach it. */
-export function stackFile(config: Config): string {
-  return path.join(config.dataDir, 'stack.json');
 }
 
 let runtimeInstalled = false;
@@ -139,13 +139,21 @@ export async function startStack(config: Config, options: StackOptions): Promise
     if (options.worker !== false) {
       const native = await NativeConnection.connect({ address: temporal.address });
       stops.push(() => native.close());
+      // The activities report snapshot writes here: counted in `metrics`, and logged while they fail.
+      const snapshotHealth = new SnapshotHealth({
+        logger: log,
+        intervalMs: config.worker.snapshotWarnIntervalMs,
+        metrics,
+      });
+      stops.push(async () => snapshotHealth.close());
       worker = await createSessionWorker({
         connection: native,
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         pool,
         dataConverter,
-        metrics,
+        metrics: snapshotHealth,
+        workflowBundlePath: config.worker.workflowBundlePath,
       });
       const running = worker.run();
       const w = worker;
@@ -153,26 +161,29 @@ export async function startStack(config: Config, options: StackOptions): Promise
         if (w.getState() === 'RUNNING') w.shutdown();
         await running;
       });
-    }
 
-    if (options.worker !== false) {
-      // The retention Schedule, created or updated idempotently; its first run starts now. Not paused at
-      // shutdown: it is one schedule shared by every worker of the task queue.
-      const cleanup = new SessionCleanupJob(
-        service,
-        { retentionDays: config.cleanup.retentionDays, cleanupIntervalMs: config.cleanup.intervalMs },
-        {
-          logger: {
-            info: (msg, fields) => log.info(fields ?? {}, msg),
-            error: (msg, fields) => log.error(fields ?? {}, msg),
-          },
-        },
-      );
-      await cleanup.start();
-      log.info(
-        { retentionDays: cleanup.config.retentionDays, intervalMs: cleanup.config.cleanupIntervalMs },
-        'cleanup schedule ready',
-      );
+      // Cleanups belong to the retention Schedule: a worker only makes sure it exists (created or updated
+      // idempotently; racing starters leave one schedule) and never starts a run itself, so N workers starting
+      // do not mean N cleanups. A schedule an operator paused stays paused.
+      const cleanup = resolveCleanupConfig({
+        retentionDays: config.cleanup.retentionDays,
+        cleanupIntervalMs: config.cleanup.intervalMs,
+      });
+      const schedule = await ensureCleanupSchedule(client, {
+        scheduleId: cleanupScheduleId(config.temporal.taskQueue),
+        taskQueue: config.temporal.taskQueue,
+        retentionDays: cleanup.retentionDays,
+        intervalMs: cleanup.cleanupIntervalMs,
+      });
+      const fields = {
+        scheduleId: schedule.handle.scheduleId,
+        outcome: schedule.outcome,
+        retentionDays: cleanup.retentionDays,
+        intervalMs: cleanup.cleanupIntervalMs,
+      };
+      if (schedule.paused)
+        log.warn(fields, 'cleanup schedule is paused: no retention cleanup runs until it is unpaused');
+      else log.info(fields, 'cleanup schedule ready');
     }
 
     if (temporal.server || postgres.embedded) {
@@ -219,13 +230,6 @@ export async function startStack(config: Config, options: StackOptions): Promise
 function codecEndpoint(config: Config): string {
   const host = isLoopback(config.api.host) || config.api.host === '0.0.0.0' ? '127.0.0.1' : config.api.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.api.port}/codec`;
-}
-
-/** DS_CODEC_UI_ORIGINS, else the embedded UI under both names a browser may use for it. */
-export function uiOrigins(config: Config, uiUrl: string | undefined): string[] {
-  if (config.codec.uiOrigins.length > 0) return config.codec.uiOrigins;
-  if (!uiUrl) return [];
-  return [uiUrl, uiUrl.replace('//127.0.0.1:', '//localhost:')];
 }
 
 async function startTemporal(

@@ -30,6 +30,8 @@ export interface EnsuredSchedule {
   handle: ScheduleHandle;
   /** What ensureCleanupSchedule had to do. */
   outcome: 'created' | 'updated' | 'unchanged';
+  /** Whether the schedule is paused (ensuring never changes that). */
+  paused: boolean;
 }
 
 /**
@@ -79,21 +81,22 @@ export async function ensureCleanupSchedule(
           action,
           policies: { overlap: 'SKIP', catchupWindow: '1 day' },
         });
-        return { handle, outcome: 'created' };
+        return { handle, outcome: 'created', paused: false };
       } catch (createErr) {
         // Another process created it between our describe and create: compare with theirs.
         if (createErr instanceof ScheduleAlreadyRunning && attempt === 0) continue;
         throw createErr;
       }
     }
-    if (scheduleMatches(current, options)) return { handle, outcome: 'unchanged' };
+    const paused = current.state.paused;
+    if (scheduleMatches(current, options)) return { handle, outcome: 'unchanged', paused };
     await handle.update((previous) => ({
       ...previous,
       spec,
       action,
       policies: { ...previous.policies, overlap: 'SKIP' },
     }));
-    return { handle, outcome: 'updated' };
+    return { handle, outcome: 'updated', paused };
   }
 }
 
