@@ -166,6 +166,31 @@ describe('HTTP surface', () => {
     expect(res.status).toBe(200);
   });
 
+  test('Idempotency-Key is visible ASCII, as a header carries it unchanged', async () => {
+    const id = await created();
+    const message = { role: 'user', content: 'x' };
+    let res = await call(
+      'POST',
+      `/v1/sessions/${id}/messages`,
+      { ...json, 'idempotency-key': 'caf\u00e9' },
+      message,
+    );
+    expect([res.status, res.body]).toEqual([
+      400,
+      {
+        code: 'invalid_argument',
+        message: 'header idempotency-key: must be visible ASCII (spaces only inside)',
+      },
+    ]);
+    res = await call(
+      'POST',
+      `/v1/sessions/${id}/messages`,
+      { ...json, 'idempotency-key': 'turn 0001' },
+      message,
+    );
+    expect(res.status).toBe(200);
+  });
+
   test("Fastify's own refusals come in the registry's shape with the right status", async () => {
     const id = await created();
     expectRegistryError(
@@ -231,7 +256,7 @@ describe('HTTP surface', () => {
     expectRegistryError('headers over the limit', res, 'headers_too_large');
   });
 
-  test('__proto__ and constructor.prototype keys are named as what is wrong', async () => {
+  test('__proto__, constructor.prototype, numbers beyond a double and deep nesting are named as what is wrong', async () => {
     const id = await created();
     for (const [body, message] of [
       ['{"__proto__":{"x":1}}', '`__proto__` is not allowed as a key'],
@@ -239,9 +264,15 @@ describe('HTTP surface', () => {
       ['{"\\u005f_proto__":1}', '`__proto__` is not allowed as a key'],
       ['{"constructor":{"prototype":{"x":1}}}', '`constructor.prototype` is not allowed as a key'],
       ['{"big":1e400}', 'a number in the body is too large (beyond ±1.8e308)'],
+      // Deep enough to overflow a recursive check (it was a 500).
+      [`{"deep":${'['.repeat(100000)}${']'.repeat(100000)}}`, 'the body nests deeper than 64 levels'],
     ]) {
       const res = await call('PATCH', `/v1/sessions/${id}/metadata`, json, body);
-      expect([body, res.status, res.body]).toEqual([body, 400, { code: 'invalid_argument', message }]);
+      expect([body.slice(0, 40), res.status, res.body]).toEqual([
+        body.slice(0, 40),
+        400,
+        { code: 'invalid_argument', message },
+      ]);
     }
     // The words alone are fine: only the prototype chain is off limits.
     const res = await call('PATCH', `/v1/sessions/${id}/metadata`, json, '{"constructor":"c","prototype":1}');
@@ -366,6 +397,21 @@ describe('HTTP surface', () => {
         not: { enum: ['__proto__'] },
       });
       expect(patch.description).toMatch(/65536 bytes as UTF-8 JSON/);
+      // Every object of every body that takes keys of the caller's choosing says `__proto__` is not one of them.
+      const open: string[] = [];
+      const visit = (where: string, node: unknown): void => {
+        if (typeof node !== 'object' || node === null) return;
+        const n = node as Record<string, unknown>;
+        if (n.type === 'object' && n.additionalProperties !== false) {
+          const names = n.propertyNames as { not?: unknown } | undefined;
+          if (JSON.stringify(names?.not) !== JSON.stringify({ enum: ['__proto__'] })) open.push(where);
+        }
+        for (const [k, v] of Object.entries(n)) if (k !== 'not') visit(`${where}/${k}`, v);
+      };
+      for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, object>>))
+        for (const [method, operation] of Object.entries(item))
+          visit(`${method} ${path}`, (operation as { requestBody?: unknown }).requestBody);
+      expect(open).toEqual([]);
     } finally {
       await app.close();
     }

@@ -4,7 +4,8 @@ import swagger from '@fastify/swagger';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifySchema, RouteOptions } from 'fastify';
 import type { Api } from './app';
-import { errorResponse } from './schemas';
+import { MAX_BODY_DEPTH } from './json-body';
+import { NOT_PROTO_KEY, NO_PROTOTYPE_KEYS, errorResponse } from './schemas';
 
 /** Methods whose body Fastify reads (so: bad JSON 400, too large 413, not JSON 415). GET and HEAD bodies are ignored. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -28,8 +29,9 @@ export async function registerOpenApi(app: Api, options: { bodyLimitBytes: numbe
           'Session persistence for AI agents. Wire names are the reference session package JSON. Every error is ' +
           '`{code, message}` with a stable code (docs/http-api.md). Request bodies are JSON (Content-Type: ' +
           `application/json), at most ${options.bodyLimitBytes} bytes (413 payload_too_large); an empty body is ` +
-          'no body. `__proto__` and `constructor.prototype` are refused as keys anywhere in a body, and numbers ' +
-          'must fit a double. Methods a path does not have are 405 with Allow; unknown paths 404 not_found.',
+          `no body. A body nests at most ${MAX_BODY_DEPTH} levels; \`__proto__\` and \`constructor.prototype\` are ` +
+          'refused as keys anywhere in it, and its numbers must fit a double. Methods a path does not have are 405 ' +
+          'with Allow; unknown paths 404 not_found.',
       },
       components: {
         securitySchemes: {
@@ -85,6 +87,7 @@ function documentRoute(schema: FastifySchema | undefined, url: string, route: Ro
   add(500);
 
   const out: FastifySchema & { description?: string } = { ...s, response };
+  if (s.body) out.body = withPrototypeRules(s.body);
   if (actsForUser) {
     const headers = s.headers as { properties?: Record<string, TSchema> } | undefined;
     out.headers = Type.Object({ ...(headers?.properties ?? {}), 'x-user-id': Type.Optional(ActingUser) });
@@ -92,6 +95,26 @@ function documentRoute(schema: FastifySchema | undefined, url: string, route: Ro
   if (readsBody) {
     const rule = 'An empty body is no body; a body must be JSON (Content-Type: application/json).';
     out.description = s.description ? `${s.description} ${rule}` : rule;
+  }
+  return out;
+}
+
+/**
+ * A request body as documented: the JSON parser refuses `__proto__` and `constructor.prototype` in every object of
+ * every body (src/http/json-body.ts), so each object that takes keys of the caller's choosing says so. A copy:
+ * validation keeps the route's own schema.
+ */
+function withPrototypeRules(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withPrototypeRules);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const node = schema as Record<string | symbol, unknown>;
+  const out: Record<string | symbol, unknown> = {};
+  // `not` and `propertyNames` say what is refused, not a shape the caller fills in: they stay as they are.
+  for (const key of Reflect.ownKeys(node))
+    out[key] = key === 'not' || key === 'propertyNames' ? node[key] : withPrototypeRules(node[key]);
+  if (node.type === 'object' && node.additionalProperties !== false) {
+    out.propertyNames ??= NOT_PROTO_KEY;
+    out.not ??= NO_PROTOTYPE_KEYS.not;
   }
   return out;
 }

@@ -56,13 +56,14 @@ const Role = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.L
  * An object that may not carry `constructor.prototype` (refused in every body, with `__proto__`, by the JSON
  * parser: src/http/json-body.ts). TypeBox ignores these keywords; they are here for the document.
  */
-const NO_PROTOTYPE_KEYS = {
+export const NO_PROTOTYPE_KEYS = {
   not: {
     required: ['constructor'],
     properties: { constructor: { type: 'object', required: ['prototype'] } },
   },
 };
-const StorableKey = { pattern: STORABLE_TEXT_PATTERN, not: { const: '__proto__' } };
+export const NOT_PROTO_KEY = { not: { const: '__proto__' } };
+const StorableKey = { pattern: STORABLE_TEXT_PATTERN, ...NOT_PROTO_KEY };
 
 /** A metadata value: any JSON the stores keep unchanged (finite numbers, storable text, at any nesting kept). */
 const JsonValue = Type.Recursive(
