@@ -1,7 +1,8 @@
 // Snapshot write health for operators: counts failed writes and says so in the log while they fail (at most one
 // warning per interval) and once when they recover. The worker's activities report to it as their SnapshotObserver.
+import type { Logger as SdkLogger, LogLevel, LogMetadata } from '@temporalio/common';
 import { Counter, Gauge } from 'prom-client';
-import type { SnapshotObserver } from '../activities';
+import type { SessionActivities, SnapshotObserver } from '../activities';
 import { SessionError } from './errors';
 import type { SessionMetrics } from './metrics';
 
@@ -138,6 +139,31 @@ export class SnapshotHealth implements SnapshotObserver {
     this.unreported = 0;
     this.lastLineAt = this.now();
   }
+}
+
+/** The activities whose failures SnapshotHealth reports (the lifecycle actor's, and the legacy runs'). */
+const SNAPSHOT_WRITES: ReadonlySet<string> = new Set<keyof SessionActivities>([
+  'writeSnapshot',
+  'persistSnapshot',
+]);
+
+/**
+ * The Temporal SDK's logger without its per-attempt "Activity failed" warning for snapshot writes: during an
+ * outage every actor's retry would print one (with a stack trace) every few seconds, burying the one line per
+ * interval that SnapshotHealth writes for them. Permanent failures are still logged by the activity itself.
+ */
+export function withoutSnapshotRetryWarnings(inner: SdkLogger): SdkLogger {
+  const dropped = (level: LogLevel, message: string, meta?: LogMetadata): boolean =>
+    level === 'WARN' && message === 'Activity failed' && SNAPSHOT_WRITES.has(String(meta?.activityType));
+  return {
+    log: (level, message, meta) =>
+      dropped(level, message, meta) ? undefined : inner.log(level, message, meta),
+    trace: (message, meta) => inner.trace(message, meta),
+    debug: (message, meta) => inner.debug(message, meta),
+    info: (message, meta) => inner.info(message, meta),
+    warn: (message, meta) => (dropped('WARN', message, meta) ? undefined : inner.warn(message, meta)),
+    error: (message, meta) => inner.error(message, meta),
+  };
 }
 
 /**

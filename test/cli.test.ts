@@ -31,6 +31,18 @@ describe('durable-sessions CLI', () => {
     return printed.join('\n');
   };
   const json = async <T>(...args: string[]): Promise<T> => JSON.parse(await cli(...args, '--json')) as T;
+  /** Runs one command line and returns what it printed on stdout and on stderr. */
+  const cliOut = async (...args: string[]): Promise<{ out: string; err: string }> => {
+    const err: string[] = [];
+    const error = jest.spyOn(console, 'error').mockImplementation((...parts: unknown[]) => {
+      err.push(parts.map(String).join(' '));
+    });
+    try {
+      return { out: await cli(...args), err: err.join('\n') };
+    } finally {
+      error.mockRestore();
+    }
+  };
 
   beforeAll(async () => {
     h = await startTemporalHarness('cli');
@@ -113,6 +125,60 @@ describe('durable-sessions CLI', () => {
       existed: false,
     });
     expect(await cli('sessions', 'delete', live[2])).toContain('did not exist');
+  });
+
+  test('turn --turn-id: a turn sent again with its id is applied once, applied or durable', async () => {
+    const id = ids.sessionId('retry');
+    const first = JSON.parse(
+      await cli('turn', id, 'q1', 'a1', '--user-id', String(user), '--turn-id', 'cli-turn-1'),
+    ) as { turn_id: string; version: number };
+    expect(first.turn_id).toBe('cli-turn-1');
+    const again = JSON.parse(
+      await cli('turn', id, 'q1', 'a1', '--user-id', String(user), '--turn-id', 'cli-turn-1'),
+    ) as { turn_id: string; version: number };
+    expect(again.version).toBe(first.version);
+
+    // A durable turn retried after a timeout: the same id, applied once.
+    const line = (out: string): { turn_id: string; status: { status: string } } =>
+      JSON.parse(out.split('\n')[0]);
+    expect(line(await cli('turn', id, 'q2', 'a2', '--durable', '--turn-id', 'cli-turn-2'))).toMatchObject({
+      turn_id: 'cli-turn-2',
+      status: { status: 'applied' },
+    });
+    expect(line(await cli('turn', id, 'q2', 'a2', '--durable', '--turn-id', 'cli-turn-2'))).toMatchObject({
+      status: { status: 'applied' },
+    });
+    const ctx = await h.service.loadContext(id);
+    expect(ctx?.messages.map((m) => m.content)).toEqual(['q1', 'a1', 'q2', 'a2']);
+
+    // Without an id the CLI makes one and prints it, so a failed call can be retried with it.
+    const made = JSON.parse(await cli('turn', id, 'q3', 'a3')) as { turn_id: string };
+    expect(made.turn_id).toMatch(/^[0-9a-f-]{36}$/);
+    // Another user's session is refused, and says why.
+    await expect(cli('turn', id, 'q4', 'a4', '--user-id', String(oldUser))).rejects.toThrow(/another user/);
+  });
+
+  test('turn with no worker on the task queue: a durable turn is accepted and waits, an applied one says so at once', async () => {
+    const saved = process.env.TEMPORAL_TASK_QUEUE;
+    const idle = `${h.taskQueue}-no-worker`;
+    process.env.TEMPORAL_TASK_QUEUE = idle;
+    const id = ids.sessionId('waiting');
+    try {
+      const { out, err } = await cliOut('turn', id, 'q', 'a', '--durable', '--user-id', String(user));
+      expect(JSON.parse(out)).toMatchObject({ status: { status: 'accepted' }, waiting_for_worker: true });
+      expect(err).toMatch(/^accepted, waiting for a worker: Temporal keeps turn /);
+      expect(err).toContain(idle);
+
+      await expect(cli('turn', id, 'q', 'a', '--user-id', String(user))).rejects.toThrow(
+        new RegExp(`no worker polls task queue ${idle}`),
+      );
+    } finally {
+      process.env.TEMPORAL_TASK_QUEUE = saved;
+      await h.client.workflow
+        .getHandle(`session/${id}`)
+        .terminate('test: no worker will ever run it')
+        .catch(() => undefined);
+    }
   });
 
   test('cleanup: --dry-run counts, the real run deletes only expired sessions', async () => {

@@ -18,7 +18,7 @@ import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-po
 import { freePort, portIsFree } from './ports';
 import { resolveCleanupConfig } from '../cleanup-job';
 import { SessionMetrics, createMetrics } from '../metrics';
-import { SnapshotHealth } from '../snapshot-health';
+import { SnapshotHealth, withoutSnapshotRetryWarnings } from '../snapshot-health';
 import { cleanupScheduleId, ensureCleanupSchedule } from '../temporal/cleanup-schedule';
 import { stackFile, uiOrigins } from './stack-file';
 import { resolveTemporalCli } from './temporal-cli';
@@ -66,15 +66,16 @@ export interface StackCodec {
 
 let runtimeInstalled = false;
 /**
- * Quiets the Temporal SDK's own logging to warnings and, given an address, serves the SDK's worker metrics there
- * in Prometheus format (the API's /metrics appends them). Once per process.
+ * Quiets the Temporal SDK's own logging to warnings (less the per-attempt warnings of snapshot writes, which
+ * SnapshotHealth reports rate-limited) and, given an address, serves the SDK's worker metrics there in Prometheus
+ * format (the API's /metrics and a worker's endpoint append them). Once per process.
  */
 export function installTemporalRuntime(metricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
     Runtime.install({
-      logger: new DefaultLogger('WARN'),
+      logger: withoutSnapshotRetryWarnings(new DefaultLogger('WARN')),
       ...(metricsAddress
         ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
         : {}),
