@@ -106,7 +106,12 @@ describe('HTTP API', () => {
       res = await call('GET', `/v1/users/${ALICE}/sessions`, as('alice'));
       expect(res.statusCode).toBe(200);
       const listed = res.json().sessions.find((x: { session_id: string }) => x.session_id === id);
-      expect(Object.keys(listed ?? {}).sort()).toEqual(['agent_type', 'last_message', 'session_id', 'updated_at']);
+      expect(Object.keys(listed ?? {}).sort()).toEqual([
+        'agent_type',
+        'last_message',
+        'session_id',
+        'updated_at',
+      ]);
     });
 
     res = await call('DELETE', `/v1/sessions/${id}`, as('alice'));
@@ -144,7 +149,6 @@ describe('HTTP API', () => {
       ['GET', `/v1/sessions/${id}/messages`, undefined],
       ['POST', `/v1/sessions/${id}/messages`, { role: 'user', content: 'x' }],
       ['POST', `/v1/sessions/${id}/turns`, { user: 'x', assistant: 'y' }],
-      ['POST', `/v1/sessions/${id}/turns?ack=durable`, { user: 'x', assistant: 'y' }],
       ['DELETE', `/v1/sessions/${id}/messages`, undefined],
       ['PATCH', `/v1/sessions/${id}/metadata`, { k: 1 }],
     ] as [Method, string, unknown][]) {
@@ -156,6 +160,18 @@ describe('HTTP API', () => {
         { code: 'session_not_found', message: `session not found: ${id}` },
       ]);
     }
+    // A durable turn is accepted without a read (202 once Temporal has it); the actor records it as not found.
+    const res = await call('POST', `/v1/sessions/${id}/turns?ack=durable`, as('alice'), {
+      user: 'x',
+      assistant: 'y',
+    });
+    expect(res.statusCode).toBe(202);
+    const status = await call('GET', `/v1/sessions/${id}/turns/${res.json().turn_id}`, as('alice'));
+    expect([status.statusCode, status.json()]).toEqual([
+      200,
+      { status: 'rejected', code: 'session_not_found', message: `session not found: ${id}` },
+    ]);
+    expect((await call('GET', `/v1/sessions/${id}`, as('alice'))).statusCode).toBe(404);
   });
 
   test("another user's session answers exactly like a missing one on every route, and nothing changes", async () => {
@@ -185,8 +201,18 @@ describe('HTTP API', () => {
         const absent = await call(method, `/v1/sessions/${missing}${suffix}`, headers, body);
         const shape = (r: typeof foreign) => ({
           status: r.statusCode,
-          body: r.body.replaceAll(id, '<id>').replaceAll(missing, '<id>'),
+          body: r.body
+            .replaceAll(id, '<id>')
+            .replaceAll(missing, '<id>')
+            .replace(/"turn_id":"[^"]+"/, ''),
         });
+        if (suffix === '/turns?ack=durable') {
+          // Accepted either way (no read before the signal); what became of it reads the same too.
+          const outcome = async (r: typeof foreign, sid: string) =>
+            shape(await call('GET', `/v1/sessions/${sid}/turns/${r.json().turn_id}`, headers));
+          expect([who, await outcome(foreign, id)]).toEqual([who, await outcome(absent, missing)]);
+          expect(foreign.statusCode).toBe(202);
+        }
         // PUT and recover on a free id create it for the caller; everything else must be indistinguishable.
         if ((method === 'PUT' || suffix === '/recover') && absent.statusCode === 200) {
           expect([who, method, suffix, foreign.statusCode, foreign.json().code]).toEqual([
@@ -199,7 +225,11 @@ describe('HTTP API', () => {
           await call('DELETE', `/v1/sessions/${missing}`, headers);
         } else {
           expect([who, method, suffix, shape(foreign)]).toEqual([who, method, suffix, shape(absent)]);
-          expect(foreign.statusCode === 404 || (method === 'DELETE' && suffix === '')).toBe(true);
+          expect(
+            foreign.statusCode === 404 ||
+              (method === 'DELETE' && suffix === '') ||
+              suffix === '/turns?ack=durable',
+          ).toBe(true);
         }
       }
     }

@@ -418,3 +418,37 @@ describe('HTTP at the lifecycle edges (cases 6 and 7)', () => {
     expect(statuses.filter((s) => s !== 200 && s !== 404)).toEqual([]);
   });
 });
+
+describe('turn ids: only applied ones are remembered', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('lc_turnid', { idleTimeoutMs: 60_000 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test('a turn refused as not found is applied when sent again with its turn id after the session is created', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    const userId = ids.userId();
+    await recovery.recoverSession(id, userId);
+    await h.service.deleteSession(id);
+    const turnId = `${id}-retried`;
+    await expect(recovery.appendTurn(id, 'q', 'a', '', { turnId })).rejects.toBeInstanceOf(
+      SessionNotFoundError,
+    );
+    await recovery.recoverSession(id, userId);
+    const applied = await recovery.appendTurn(id, 'q', 'a', '', { turnId });
+    expect(applied.context.messages.map((m) => m.content)).toEqual(['q', 'a']);
+    // ...and a durable turn rejected for a missing session is tried again when sent again.
+    const other = ids.sessionId();
+    const durable = await h.service.submitTurn(other, 'dq', 'da', { turnId: `${other}-d` });
+    expect(await h.service.turnStatus(other, durable)).toMatchObject({ status: 'rejected' });
+    await h.service.submitTurn(other, 'dq', 'da', { turnId: durable, userId });
+    expect((await h.service.loadContext(other))?.messages.map((m) => m.content)).toEqual(['dq', 'da']);
+  });
+});

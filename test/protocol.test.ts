@@ -40,14 +40,14 @@ const EXPECTED = {
   result: ['reason', 'version', 'unsaved'],
   updates: {
     saveContext: {
-      args: ['context', 'expected_user_id'],
+      args: ['context', 'expected_user_id', 'turn_id'],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at'],
     },
-    recoverSession: { args: ['user_id', 'agent_type', 'expected_user_id'] },
-    appendMessage: { args: ['role', 'content', 'expected_user_id'] },
-    appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id'] },
-    clearMessages: { args: ['expected_user_id'] },
-    updateMetadata: { args: ['metadata', 'expected_user_id'] },
+    recoverSession: { args: ['user_id', 'agent_type', 'expected_user_id', 'turn_id'] },
+    appendMessage: { args: ['role', 'content', 'expected_user_id', 'turn_id'] },
+    appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'turn_id'] },
+    clearMessages: { args: ['expected_user_id', 'turn_id'] },
+    updateMetadata: { args: ['metadata', 'expected_user_id', 'turn_id'] },
     deleteSession: { args: ['expected_user_id'], answer: ['deleted', 'run_id'] },
     expireSession: { args: ['cutoff'], answer: ['expired', 'run_id'] },
   },
@@ -83,8 +83,13 @@ const context: Required<WireContext> = {
   created_at: 0,
   updated_at: 0,
 };
-const message: Required<AppendMessageArgs> = { role: 'user', content: 'x', expected_user_id: 1 };
-const clearArgs: Required<EmptyArgs> = { expected_user_id: 1 };
+const message: Required<AppendMessageArgs> = {
+  role: 'user',
+  content: 'x',
+  expected_user_id: 1,
+  turn_id: 't',
+};
+const clearArgs: Required<EmptyArgs> = { expected_user_id: 1, turn_id: 't' };
 const input: Required<SessionActorInput> = {
   session_id: 's',
   idle_timeout_ms: 1,
@@ -102,6 +107,7 @@ const result: Required<SessionActorResult> = {
 const save: Required<SaveContextArgs> = {
   context: { user_id: 1, messages: [], metadata: {} },
   expected_user_id: 1,
+  turn_id: 't',
 };
 const saveContext: Required<SaveContextArgs['context']> = {
   user_id: 1,
@@ -110,9 +116,20 @@ const saveContext: Required<SaveContextArgs['context']> = {
   agent_type: '',
   created_at: 0,
 };
-const recover: Required<RecoverSessionArgs> = { user_id: 1, agent_type: '', expected_user_id: 1 };
-const turnArgs: Required<AppendTurnArgs> = { user: 'u', assistant: 'a', agent_type: '', expected_user_id: 1 };
-const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {}, expected_user_id: 1 };
+const recover: Required<RecoverSessionArgs> = {
+  user_id: 1,
+  agent_type: '',
+  expected_user_id: 1,
+  turn_id: 't',
+};
+const turnArgs: Required<AppendTurnArgs> = {
+  user: 'u',
+  assistant: 'a',
+  agent_type: '',
+  expected_user_id: 1,
+  turn_id: 't',
+};
+const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {}, expected_user_id: 1, turn_id: 't' };
 type UpdateArgs<D> = D extends UpdateDefinition<unknown, [infer A]> ? A : never;
 type UpdateAnswer<D> = D extends UpdateDefinition<infer R, [unknown]> ? R : never;
 const expireArgs: Required<UpdateArgs<typeof messages.expireSessionUpdate>> = { cutoff: 0 };

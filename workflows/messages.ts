@@ -61,25 +61,35 @@ export interface Owned {
   expected_user_id?: number;
 }
 
-/** Commands without arguments take an object with at most the expected owner (`{}`). */
-export type EmptyArgs = Owned;
+/** Fields every command update may carry besides its own. */
+export interface CommandMeta extends Owned {
+  /**
+   * The client's id of this command (1..128 chars). A command whose turn id was applied before is answered as it
+   * was and not applied again, across runs; turn ids of updates and of `turn` signals are one dedup space. Without
+   * it, the update id serves (unless it starts with EPHEMERAL_UPDATE_ID_PREFIX).
+   */
+  turn_id?: string;
+}
+
+/** Commands without arguments take an object with at most the meta fields (`{}`). */
+export type EmptyArgs = CommandMeta;
 
 // ---- updates (the "applied" acknowledgement: validated, applied, answered) ----------------------------
-export interface SaveContextArgs extends Owned {
+export interface SaveContextArgs extends CommandMeta {
   context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> &
     Partial<Pick<WireContext, 'agent_type' | 'created_at'>>;
 }
-export interface RecoverSessionArgs extends Owned {
+export interface RecoverSessionArgs extends CommandMeta {
   user_id: number;
   agent_type?: string;
 }
-export type AppendMessageArgs = WireMessage & Owned;
-export interface AppendTurnArgs extends Owned {
+export type AppendMessageArgs = WireMessage & CommandMeta;
+export interface AppendTurnArgs extends CommandMeta {
   user: string;
   assistant: string;
   agent_type?: string;
 }
-export interface UpdateMetadataArgs extends Owned {
+export interface UpdateMetadataArgs extends CommandMeta {
   metadata: Metadata;
 }
 export interface ExpireSessionArgs {
@@ -100,9 +110,7 @@ export const appendTurnUpdate = defineUpdate<CommandAck, [AppendTurnArgs]>('appe
 export const clearMessagesUpdate = defineUpdate<CommandAck, [EmptyArgs]>('clearMessages');
 export const updateMetadataUpdate = defineUpdate<CommandAck, [UpdateMetadataArgs]>('updateMetadata');
 /** Deletes the session through its single writer (leaving a tombstone); the actor then completes. */
-export const deleteSessionUpdate = defineUpdate<{ deleted: boolean } & RemovalAck, [EmptyArgs]>(
-  'deleteSession',
-);
+export const deleteSessionUpdate = defineUpdate<{ deleted: boolean } & RemovalAck, [Owned]>('deleteSession');
 /** Expires the session if its updated_at is still strictly below `cutoff` (Unix seconds); the actor then completes. */
 export const expireSessionUpdate = defineUpdate<{ expired: boolean } & RemovalAck, [ExpireSessionArgs]>(
   'expireSession',

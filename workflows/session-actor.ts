@@ -52,6 +52,7 @@ import {
   ACTOR_BUSY,
   ACTOR_CLOSING,
   CommandAck,
+  CommandMeta,
   EPHEMERAL_UPDATE_ID_PREFIX,
   Owned,
   SESSION_STORAGE_FAILED,
@@ -105,7 +106,8 @@ type Queued =
   | {
       kind: 'command';
       command: SessionCommand;
-      updateId?: string;
+      /** The turn id it is remembered by: the args' turn_id, else a non-ephemeral update id. */
+      turnId?: string;
       resolve: (ack: CommandAck) => void;
       reject: (err: unknown) => void;
     }
@@ -226,8 +228,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   };
 
   const applyCommandItem = (item: Extract<Queued, { kind: 'command' }>): void => {
-    const { command, updateId } = item;
-    const remembered = updateId && !updateId.startsWith(EPHEMERAL_UPDATE_ID_PREFIX) ? updateId : undefined;
+    const { command, turnId: remembered } = item;
     const seen = remembered ? state.turnOutcome(remembered) : undefined;
     if (seen?.status === 'applied' && state.snapshot) {
       handledUnchanged++;
@@ -255,7 +256,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // recorded as rejected (visible through turnStatus), never applied. `user_id` is the owner the turn acts for.
   const applyTurn = (args: TurnSignalArgs): void => {
     const turnId = typeof args?.turn_id === 'string' ? args.turn_id : '';
-    if (turnId && state.turnOutcome(turnId)) return;
+    // Applied once; a rejected turn sent again (say, after its session was created) is tried again.
+    if (turnId && state.turnOutcome(turnId)?.status === 'applied') return;
     const reject = (e: SessionError): void => {
       handledUnchanged++;
       if (turnId) state.rememberTurn(turnId, { status: 'rejected', code: e.code, message: e.message });
@@ -350,8 +352,15 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // (updates and signals that reached this run before its handlers were registered are dispatched at setHandler).
   for (const args of input.carried?.handed_over ?? []) submit({ kind: 'turn', args });
 
+  /** The turn id a command update is remembered by: its `turn_id`, else its update id unless that is ephemeral. */
+  const turnIdOf = (args: CommandMeta | null): string | undefined => {
+    if (args?.turn_id !== undefined) return args.turn_id;
+    const updateId = currentUpdateInfo()?.id;
+    return updateId && !updateId.startsWith(EPHEMERAL_UPDATE_ID_PREFIX) ? updateId : undefined;
+  };
+
   /** One update per command: validated before history (and refused there when the phase refuses it), then queued. */
-  const register = <A>(
+  const register = <A extends CommandMeta>(
     def: UpdateDefinition<CommandAck, [A]>,
     toCommand: (args: A) => SessionCommand,
   ): void =>
@@ -359,19 +368,15 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       def,
       (args: A): Promise<CommandAck> =>
         new Promise((resolve, reject) =>
-          submit({
-            kind: 'command',
-            command: toCommand(args),
-            updateId: currentUpdateInfo()?.id,
-            resolve,
-            reject,
-          }),
+          submit({ kind: 'command', command: toCommand(args), turnId: turnIdOf(args), resolve, reject }),
         ),
       {
         validator: (args: A): void => {
           try {
             const updateId = currentUpdateInfo()?.id;
             if (updateId) validateTurnId(updateId);
+            const turnId = (args as CommandMeta | null)?.turn_id;
+            if (turnId !== undefined) validateTurnId(turnId);
             const command = toCommand(args);
             validateCommand(command);
             // Refused before history when the phase already decides it (nothing queued could change that answer

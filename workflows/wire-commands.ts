@@ -91,9 +91,15 @@ export function toFailure(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-/** The other direction, for clients: the actor's update and wire payload for a command. */
-export function toWireUpdate(command: SessionCommand): [UpdateDefinition<CommandAck, [never]>, unknown] {
-  const expected = command.expectedUserId === undefined ? {} : { expected_user_id: command.expectedUserId };
+/** The other direction, for clients: the actor's update and wire payload for a command (and its turn id). */
+export function toWireUpdate(
+  command: SessionCommand,
+  turnId?: string,
+): [UpdateDefinition<CommandAck, [never]>, unknown] {
+  const expected = {
+    ...(command.expectedUserId === undefined ? {} : { expected_user_id: command.expectedUserId }),
+    ...(turnId === undefined ? {} : { turn_id: turnId }),
+  };
   const call = (def: unknown, args: object): [UpdateDefinition<CommandAck, [never]>, unknown] => [
     def as UpdateDefinition<CommandAck, [never]>,
     { ...args, ...expected },

@@ -14,7 +14,8 @@ import { type CodecRouteOptions, adminKeyOnly, codecRoutes } from '../codec/rout
 import type { ApiConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Queryable } from '../postgres/snapshots';
-import type { CommandOptions } from '../service';
+import type { CommandOptions, DeleteOptions } from '../service';
+import type { TurnOutcome } from '../../workflows/messages';
 import type { SessionCommand } from '../session-rules';
 import type { DurableTurnOptions } from '../temporal/service';
 import type { CommandResult, ConversationContext, ListOptions, SessionPage } from '../types';
@@ -37,9 +38,11 @@ export interface SessionBackend {
     assistant: string,
     options?: DurableTurnOptions,
   ): Promise<string>;
+  /** What became of a durable turn (the actor's turnStatus query). */
+  turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }>;
   loadContext(sessionId: string): Promise<ConversationContext | null>;
   listSessionsPage(userId: number, limit: number, options?: ListOptions): Promise<SessionPage>;
-  deleteSession(sessionId: string): Promise<void>;
+  deleteSession(sessionId: string, options?: DeleteOptions): Promise<void>;
   cleanupExpired(retentionDays: number): Promise<number>;
 }
 
@@ -89,8 +92,13 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     bodyLimit: config.bodyLimitBytes,
     // Session ids are at most 128 characters; a longer param is refused (400) before any work.
     routerOptions: { maxParamLength: 200 },
-    // Every answer Fastify or Node would write on their own is in the registry's shape instead.
-    frameworkErrors: answerFrameworkError,
+    // Every answer Fastify or Node would write on their own is in the registry's shape instead. The router's own
+    // refusals (%zz, an overlong param) skip the onResponse hook, so they are counted and logged here.
+    frameworkErrors: (err, request, reply) => {
+      answerFrameworkError(err, request, reply);
+      metrics.observeRequest(request.method, 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+      request.log.info({ method: request.method, route: 'unmatched', status: reply.statusCode }, 'request');
+    },
     clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as Api;
   app.setValidatorCompiler(validatorCompiler);

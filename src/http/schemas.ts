@@ -304,3 +304,33 @@ export const errorResponses = {
   429: errorResponse(429),
   503: errorResponse(503),
 } as const;
+
+// ---- durable turn status ------------------------------------------------------------------------------------
+
+export const TurnParams = Type.Object({
+  id: SessionId,
+  turn_id: Type.String({
+    minLength: 1,
+    maxLength: LIMITS.turnIdMaxLength,
+    description: 'The turn id of a durable turn',
+  }),
+});
+
+export const TurnStatus = Type.Union(
+  [
+    Type.Object(
+      { status: Type.Literal('applied'), version: Type.Integer({ minimum: 1 }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { status: Type.Literal('rejected'), code: Type.String(), message: Type.String() },
+      { additionalProperties: false },
+    ),
+    Type.Object({ status: Type.Literal('unknown') }, { additionalProperties: false }),
+  ],
+  {
+    description:
+      'What became of a durable turn: applied (with its version), rejected (with the reason; never applied), or ' +
+      'unknown (not applied yet, no actor running, or forgotten: the actor keeps its last 256 turn ids)',
+  },
+);

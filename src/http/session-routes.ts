@@ -10,6 +10,7 @@ import { type ConversationContext, toWireContext, toWireSummary } from '../types
 import type { AckMode } from '../metrics';
 import type { Api, SessionBackend } from './app';
 import { actingUser } from './auth';
+import { SessionConflictError } from '../errors';
 import { HttpError, sessionNotFound } from './errors';
 import { InFlightWrites } from './in-flight';
 import {
@@ -26,7 +27,9 @@ import {
   SessionParams,
   SessionsPage,
   TurnBody,
+  TurnParams,
   TurnQuery,
+  TurnStatus,
   UserParams,
   WriteHeaders,
   errorResponses,
@@ -49,30 +52,22 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     return ctx;
   };
 
-  /** Creation routes act for the acting user: an existing session of someone else is "not found". */
-  const creatable = async (
-    sessionId: string,
-    userId: number,
-    bodyUserId: number | undefined,
-  ): Promise<void> => {
+  /** Creation routes act for the acting user: a body naming someone else is refused before anything is sent. */
+  const checkBodyUser = (userId: number, bodyUserId: number | undefined): void => {
     if (bodyUserId !== undefined && bodyUserId !== userId)
       throw new HttpError('forbidden', 'user_id must be the acting user (or be omitted)');
-    const ctx = await service.loadContext(sessionId);
-    if (ctx && ctx.userId !== userId) throw sessionNotFound(sessionId);
   };
 
-  /** One applied command on an owned session, under the in-flight cap; answers {version, session}. */
-  const applied = async (
-    request: FastifyRequest,
-    sessionId: string,
-    command: SessionCommand,
-    check: (userId: number) => Promise<unknown>,
-  ) => {
+  /**
+   * One applied command under the in-flight cap, carrying the acting user as the owner it expects: the actor refuses
+   * another user's session where it applies the command, so no delete-and-recreate can slip between a check and
+   * the write. That refusal is answered exactly like a missing session. Answers {version, session}.
+   */
+  const applied = async (request: FastifyRequest, sessionId: string, command: SessionCommand) => {
     const userId = actingUser(principalOf(request));
-    const options = commandOptions(request.headers['idempotency-key']);
+    const options = { ...commandOptions(request.headers['idempotency-key']), expectedUserId: userId };
     return inFlight.run(sessionId, async () => {
-      await check(userId);
-      const result = await service.execute(sessionId, command, options);
+      const result = await asOwner(sessionId, service.execute(sessionId, command, options));
       return { version: result.version, session: toWireContext(result.context) };
     });
   };
@@ -105,7 +100,8 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         createdAt: b.created_at ?? 0,
         updatedAt: 0,
       };
-      return applied(request, id, { type: 'save', context }, (user) => creatable(id, user, b.user_id));
+      checkBodyUser(userId, b.user_id);
+      return applied(request, id, { type: 'save', context });
     },
   );
 
@@ -139,9 +135,13 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       const { id } = request.params;
       const userId = actingUser(principalOf(request));
       await inFlight.run(id, async () => {
-        const ctx = await service.loadContext(id);
-        // Missing: delete anyway (erases leftover histories). Another user's: answered like missing, untouched.
-        if (!ctx || ctx.userId === userId) await service.deleteSession(id);
+        // Missing: deleted anyway (erases leftover histories). Another user's: refused by the actor where it
+        // deletes, answered like a missing one (204), untouched.
+        try {
+          await service.deleteSession(id, { expectedUserId: userId });
+        } catch (err) {
+          if (!(err instanceof SessionConflictError)) throw err;
+        }
       });
       return reply.status(204).send(null);
     },
@@ -167,7 +167,8 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         b.agent_type === undefined
           ? { type: 'recover', userId }
           : { type: 'recover', userId, agentType: b.agent_type };
-      return applied(request, id, command, (user) => creatable(id, user, b.user_id));
+      checkBodyUser(userId, b.user_id);
+      return applied(request, id, command);
     },
   );
 
@@ -186,7 +187,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     async (request) => {
       const { id } = request.params;
       const message = { role: request.body.role, content: request.body.content };
-      return applied(request, id, { type: 'appendMessage', message }, (user) => owned(id, user));
+      return applied(request, id, { type: 'appendMessage', message });
     },
   );
 
@@ -210,19 +211,42 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       if (request.query.ack === 'durable') {
         const userId = actingUser(principalOf(request));
         const { turnId } = commandOptions(request.headers['idempotency-key']);
-        const accepted = await inFlight.run(id, async () => {
-          // Turns need an existing session here (create it with PUT or recover): a 202 is then never a lost turn.
-          await owned(id, userId);
-          return service.submitTurn(id, user, assistant, { turnId, agentType });
-        });
+        // No read first: 202 as soon as Temporal has persisted the turn, with or without a worker running. The turn
+        // carries the acting user as the owner it expects; the actor applies it to that user's existing session, or
+        // records it as rejected (session_not_found / session_conflict), readable at GET .../turns/{turn_id}.
+        const accepted = await inFlight.run(id, () =>
+          service.submitTurn(id, user, assistant, { turnId, agentType, expectedUserId: userId }),
+        );
         deps.recordTurn('durable');
         return reply.status(202).send({ turn_id: accepted });
       }
-      const answer = await applied(request, id, { type: 'appendTurn', user, assistant, agentType }, (u) =>
-        owned(id, u),
-      );
+      const answer = await applied(request, id, { type: 'appendTurn', user, assistant, agentType });
       deps.recordTurn('applied');
       return answer;
+    },
+  );
+
+  app.get(
+    '/v1/sessions/:id/turns/:turn_id',
+    {
+      schema: {
+        tags,
+        summary: 'What became of a durable turn (202 from ?ack=durable): applied, rejected or unknown',
+        params: TurnParams,
+        response: { 200: TurnStatus, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id, turn_id: turnId } = request.params;
+      const userId = actingUser(principalOf(request));
+      const ctx = await service.loadContext(id);
+      const outcome = await service.turnStatus(id, turnId);
+      if (!ctx || ctx.userId === userId) return outcome;
+      // Another user's session is answered exactly like a missing one: the caller's own turn there is "not found",
+      // and nothing else of it shows.
+      return outcome.status === 'rejected' && outcome.code === 'session_conflict'
+        ? { status: 'rejected' as const, code: 'session_not_found', message: sessionNotFound(id).message }
+        : { status: 'unknown' as const };
     },
   );
 
@@ -257,7 +281,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     },
     async (request) => {
       const { id } = request.params;
-      return applied(request, id, { type: 'clearMessages' }, (user) => owned(id, user));
+      return applied(request, id, { type: 'clearMessages' });
     },
   );
 
@@ -276,7 +300,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     async (request) => {
       const { id } = request.params;
       const patch = { ...request.body };
-      return applied(request, id, { type: 'updateMetadata', patch }, (user) => owned(id, user));
+      return applied(request, id, { type: 'updateMetadata', patch });
     },
   );
 
@@ -309,6 +333,16 @@ function principalOf(request: FastifyRequest) {
   // The auth hook runs before every non-public route; its absence is a wiring bug, not the caller's.
   if (!request.principal) throw new Error('no principal on an authenticated route');
   return request.principal;
+}
+
+/** Another user's session is answered exactly like a missing one. */
+async function asOwner<T>(sessionId: string, result: Promise<T>): Promise<T> {
+  try {
+    return await result;
+  } catch (err) {
+    if (err instanceof SessionConflictError) throw sessionNotFound(sessionId);
+    throw err;
+  }
 }
 
 function commandOptions(idempotencyKey: string | string[] | undefined): CommandOptions & { turnId?: string } {

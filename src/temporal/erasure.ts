@@ -2,6 +2,7 @@
 // was removed (never one started after it), and expire a batch of sessions through their actor when one holds them,
 // or by one guarded SQL statement when none does. Used by TemporalSessionService.deleteSession and activities/cleanup.ts.
 import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { StorageError } from '../errors';
 import { type ExpiryCandidate, expireIdleSessions } from '../postgres/fence';
@@ -36,6 +37,9 @@ export interface RunRef {
  */
 export async function eraseRunsThrough(client: Client, workflowId: string, runId: string): Promise<number> {
   const boundary = await waitClosed(client, workflowId, runId);
+  // Already deleted by another erasure (a delete and an expiry of the same session): that erasure's boundary is at
+  // or after this run, so every run before it is that erasure's to delete too.
+  if (boundary === null) return 0;
   const deleted = new Set<string>();
   if (await deleteRun(client, { workflowId, runId })) deleted.add(runId);
   for (let round = 0; round < ERASE_ROUNDS; round++) {
@@ -160,11 +164,17 @@ async function expireThroughActor(client: Client, sessionId: string, cutoff: num
   }
 }
 
-/** Waits until the run has closed and returns its start time. */
-async function waitClosed(client: Client, workflowId: string, runId: string): Promise<Date> {
+/** Waits until the run has closed and returns its start time; null when the run no longer exists. */
+async function waitClosed(client: Client, workflowId: string, runId: string): Promise<Date | null> {
   const deadline = Date.now() + CLOSE_WAIT_MS;
   for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
-    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    let d;
+    try {
+      d = await client.workflow.getHandle(workflowId, runId).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return null;
+      throw err;
+    }
     if (d.status.name !== 'RUNNING') return d.startTime;
     if (Date.now() > deadline)
       throw new StorageError(

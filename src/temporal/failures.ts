@@ -59,7 +59,9 @@ export function isActorGone(err: unknown): boolean {
   if (type === ACTOR_CLOSING || type === 'UnprocessedUpdate') return true;
   if (err instanceof WorkflowNotFoundError) return true;
   const text = describeChain(err);
-  return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed/i.test(
+  // "unexpected workflow task failure": the server failed the task that carried the update (e.g. the run tried to
+  // complete as the update arrived) and aborted the update before it was accepted; nothing was applied.
+  return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed|update due to unexpected workflow task failure/i.test(
     text,
   );
 }

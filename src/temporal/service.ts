@@ -110,9 +110,11 @@ export class TemporalSessionService implements CommandCapableService {
     const owned = withExpectedOwner(command, options);
     validateCommand(owned);
     if (options.turnId !== undefined) validateTurnId(options.turnId);
-    // Without a client turn id the update id is ephemeral: the actor does not keep it in its turn id memory.
-    const updateId = options.turnId ?? `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
-    const [update, args] = toWireUpdate(owned);
+    // The turn id travels in the arguments, and the update id is ephemeral (kept out of the turn id memory): the
+    // actor remembers applied turn ids only, while Temporal would answer a retry with the same update id in the same
+    // run with its first outcome, even a "not found" that a re-created session has since made wrong.
+    const updateId = `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
+    const [update, args] = toWireUpdate(owned, options.turnId);
     const ack = await this.retryingActor(sessionId, () =>
       this.client.workflow.executeUpdateWithStart(update, {
         args: [args as never],

@@ -332,7 +332,7 @@ export async function* sessionRuns(
 }
 
 /** Nondeterminism and deadlock failures of workflow tasks in every run of a session (other failures heal). */
-async function wedgingFailures(client: Client, sessionId: string): Promise<string[]> {
+export async function wedgingFailures(client: Client, sessionId: string): Promise<string[]> {
   const found: string[] = [];
   for await (const { events } of sessionRuns(client, sessionId)) {
     for (const e of events) {

@@ -14,6 +14,7 @@ const SIZES = {
     longSession: { turns: 1_500 },
     badInput: { requests: 1_000 },
     erasure: { sessions: 20, turnsPerSession: 6 },
+    lifecycleChaos: { sessions: 12, seconds: 45, expireEveryMs: 3_000, hangMs: 3_000, minTurns: 150 },
   },
   full: {
     workerCrash: { sessions: 200, minTurns: 5_000, killEveryMs: 15_000, minKills: 4, thinkMs: 2_000 },
@@ -30,6 +31,7 @@ const SIZES = {
     longSession: { turns: 10_000 },
     badInput: { requests: 10_000 },
     erasure: { sessions: 100, turnsPerSession: 10 },
+    lifecycleChaos: { sessions: 60, seconds: 300, expireEveryMs: 2_000, hangMs: 10_000, minTurns: 3_000 },
   },
 } as const;
 
