@@ -445,3 +445,71 @@ describe('rules found in review', () => {
     expect(() => validateContent('content', 'emoji 😀 ok')).not.toThrow();
   });
 });
+
+describe('the lifecycle rules (issue 12)', () => {
+  const session = (userId = 7, version = 3): SessionSnapshot => ({
+    version,
+    context: {
+      sessionId: 's',
+      userId,
+      agentType: '',
+      messages: [],
+      metadata: {},
+      createdAt: NOW,
+      updatedAt: NOW,
+    },
+  });
+
+  test('a command carrying another expected owner is a conflict and changes nothing', () => {
+    const prev = session(7);
+    const turn: SessionCommand = { type: 'appendTurn', user: 'q', assistant: 'a', expectedUserId: 8 };
+    expect(() => applyCommand('s', prev, turn, NOW)).toThrow(SessionConflictError);
+    expect(applyCommand('s', prev, { ...turn, expectedUserId: 7 }, NOW).snapshot.version).toBe(4);
+    // A missing session is still "not found", whoever is expected.
+    expect(() => applyCommand('s', null, turn, NOW)).toThrow(SessionNotFoundError);
+    expect(() => validateCommand({ type: 'clearMessages', expectedUserId: 2 ** 31 })).toThrow(
+      ValidationError,
+    );
+  });
+
+  test('a session created after a deletion continues from its base version: versions never go back', () => {
+    const created = applyCommand('s', null, { type: 'recover', userId: 7 }, NOW, 41);
+    expect(created.snapshot.version).toBe(42);
+    expect(applyCommand('s', created.snapshot, { type: 'clearMessages' }, NOW, 41).snapshot.version).toBe(43);
+  });
+
+  test.each([
+    ['a created_at past year 9999', { createdAt: LIMITS.maxUnixSeconds + 1 }],
+    ['a created_at of 1e20 (out of bigint)', { createdAt: 1e20 }],
+    ['a negative created_at', { createdAt: -1 }],
+    ['a fractional created_at', { createdAt: 1.5 }],
+  ])('refuses %s', (_label, fields) => {
+    const context = { ...session().context, ...fields };
+    expect(() => validateCommand({ type: 'save', context })).toThrow(ValidationError);
+  });
+
+  test.each([
+    ['NaN', { n: Number.NaN }],
+    ['Infinity', { n: Number.POSITIVE_INFINITY }],
+    ['a Date (JSON would turn it into a string)', { when: new Date(0) }],
+    ['a Map', { m: new Map() }],
+    ['undefined in an array', { a: [undefined] }],
+    ['a bigint', { b: BigInt(1) }],
+    [
+      'nesting deeper than the limit',
+      JSON.parse('{"d":'.repeat(LIMITS.metadataMaxDepth + 1) + '1' + '}'.repeat(LIMITS.metadataMaxDepth + 1)),
+    ],
+  ])('refuses metadata with %s', (_label, metadata) => {
+    expect(() => validateMetadata('metadata', metadata)).toThrow(ValidationError);
+  });
+
+  test('accepts metadata at the nesting limit, and plain JSON of every kind', () => {
+    const deep = JSON.parse(
+      '{"d":'.repeat(LIMITS.metadataMaxDepth) + '1' + '}'.repeat(LIMITS.metadataMaxDepth),
+    );
+    expect(() => validateMetadata('metadata', deep)).not.toThrow();
+    expect(() =>
+      validateMetadata('metadata', { s: 'x', n: -1.5e300, b: false, z: null, a: [1, { k: 'v' }], o: {} }),
+    ).not.toThrow();
+  });
+});
