@@ -198,6 +198,10 @@ describe('HTTP surface', () => {
       await call('GET', '/v1/sessions/%zz', as('alice')),
       'invalid_argument',
     );
+    // The router answers these itself, past the onResponse hook: still counted.
+    expect(await s.metrics.text()).toMatch(
+      /ds_http_request_duration_seconds_count\{method="GET",route="unmatched",status="400"\} [1-9]/,
+    );
     expectRegistryError(
       'param over the router limit',
       await call('GET', `/v1/sessions/${'a'.repeat(300)}`, as('alice')),

@@ -70,8 +70,14 @@ function send(reply: FastifyReply, error: HttpError): FastifyReply {
  * control character in a header), headers too large, or a request that did not arrive in time. No route, no
  * Fastify reply: the answer is written to the socket, in registry shape, and the connection closed.
  */
-export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(
+  this: { log: { debug(obj: object, msg: string): void } },
+  err: NodeJS.ErrnoException,
+  socket: Socket,
+): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // Debug only: scanners and broken clients send such bytes all day, and no route or user is known.
+  this.log.debug({ code: err.code }, 'refused bytes that are not an HTTP request');
   const error =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? new HttpError('request_timeout')
