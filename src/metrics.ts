@@ -18,6 +18,7 @@ export class SessionMetrics {
   private readonly snapshotWrites: Counter;
   private readonly snapshotLag: Histogram;
   private readonly cleanupDeletions: Counter;
+  private readonly permanentFailures: Counter<'operation' | 'code'>;
 
   constructor(options: MetricsOptions = {}) {
     this.registry = options.registry ?? new Registry();
@@ -47,6 +48,12 @@ export class SessionMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers,
     });
+    this.permanentFailures = new Counter({
+      name: 'ds_storage_permanent_failures_total',
+      help: 'Postgres failures no retry can fix (the session actor enters its failed state), by operation and SQLSTATE',
+      labelNames: ['operation', 'code'],
+      registers,
+    });
     this.cleanupDeletions = new Counter({
       name: 'ds_cleanup_deleted_sessions_total',
       help: 'Sessions deleted by retention cleanup',
@@ -67,6 +74,11 @@ export class SessionMetrics {
   recordSnapshotWrite(lagSeconds: number): void {
     this.snapshotWrites.inc();
     if (Number.isFinite(lagSeconds) && lagSeconds >= 0) this.snapshotLag.observe(lagSeconds);
+  }
+
+  /** A storage failure no retry can fix (activities/index.ts): the session's actor is now in its failed state. */
+  recordPermanentStorageFailure(operation: string, code: string): void {
+    this.permanentFailures.inc({ operation, code });
   }
 
   recordCleanupDeletions(count: number): void {

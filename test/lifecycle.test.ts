@@ -4,6 +4,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { SessionConflictError, SessionNotFoundError, StorageError, ValidationError } from '../src/errors';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
+import { SessionMetrics } from '../src/metrics';
 import { SessionRecovery } from '../src/recovery';
 import {
   deleteSessionUpdate,
@@ -186,11 +187,12 @@ describe('deletion is fenced against writes in flight (cases 1, 3, 4)', () => {
 });
 
 describe('values and storage errors never wedge a session (case 2)', () => {
+  const metrics = new SessionMetrics({ processMetrics: false });
   let h: TemporalHarness;
   let recovery: SessionRecovery;
 
   beforeAll(async () => {
-    h = await startTemporalHarness('lc_wedge', { persistDelayMs: 0, idleTimeoutMs: 4_000 });
+    h = await startTemporalHarness('lc_wedge', { persistDelayMs: 0, idleTimeoutMs: 4_000 }, { metrics });
     recovery = new SessionRecovery(h.service);
     await installFaults(h);
   });
@@ -226,6 +228,10 @@ describe('values and storage errors never wedge a session (case 2)', () => {
     const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
     await eventually(async () => expect((await handle.query(statusQuery)).state).toBe('failed'), 10_000);
     expect((await h.service.loadContext(id))?.messages).toHaveLength(2);
+    expect(await handle.query(statusQuery)).toMatchObject({ failure: { during: 'write', code: '22003' } });
+    expect(await metrics.text()).toMatch(
+      /ds_storage_permanent_failures_total\{operation="write snapshot",code="22003"\} [1-9]/,
+    );
     // Not wedged: the actor completes at its idle timeout, and hands the unwritten state to its result.
     const result = await within(handle.result(), 20_000, 'idle completion of a failed actor');
     expect(result).toMatchObject({ reason: 'failed' });

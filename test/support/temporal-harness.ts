@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { PayloadCodec } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type pg from 'pg';
+import type { SnapshotObserver } from '../../activities';
 import type { ActorConfig } from '../../src/config';
 import { insertSnapshotsRaw } from '../../src/postgres/snapshots';
 import { installTemporalRuntime } from '../../src/runtime/stack';
@@ -29,6 +30,8 @@ export interface HarnessOptions {
   codec?: PayloadCodec;
   /** Another Temporal frontend than the shared dev server (same namespace). */
   temporalAddress?: string;
+  /** Where the worker's activities count snapshot writes and failures. */
+  metrics?: SnapshotObserver;
 }
 
 export async function startTemporalHarness(
@@ -56,6 +59,7 @@ export async function startTemporalHarness(
       pool: db.pool,
       workflowBundlePath: stack.workflowBundlePath ?? undefined,
       dataConverter,
+      metrics: options.metrics,
     });
     running = worker.run();
   };
