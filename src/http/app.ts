@@ -14,7 +14,8 @@ import { type CodecRouteOptions, adminKeyOnly, codecRoutes } from '../codec/rout
 import type { ApiConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Queryable } from '../postgres/snapshots';
-import type { CommandOptions } from '../service';
+import type { CommandOptions, DeleteOptions } from '../service';
+import type { TurnOutcome } from '../../workflows/messages';
 import type { SessionCommand } from '../session-rules';
 import type { DurableTurnOptions } from '../temporal/service';
 import type { CommandResult, ConversationContext, ListOptions, SessionPage } from '../types';
@@ -37,9 +38,11 @@ export interface SessionBackend {
     assistant: string,
     options?: DurableTurnOptions,
   ): Promise<string>;
+  /** What became of a durable turn (the actor's turnStatus query). */
+  turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }>;
   loadContext(sessionId: string): Promise<ConversationContext | null>;
   listSessionsPage(userId: number, limit: number, options?: ListOptions): Promise<SessionPage>;
-  deleteSession(sessionId: string): Promise<void>;
+  deleteSession(sessionId: string, options?: DeleteOptions): Promise<void>;
   cleanupExpired(retentionDays: number): Promise<number>;
 }
 
