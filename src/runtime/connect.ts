@@ -2,7 +2,8 @@
 // TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise what the embedded stack advertises in .data/stack.json.
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
-import { AesGcmCodec, encryptingDataConverter, resolveCodecKeys } from '../codec';
+import { AesGcmCodec } from '../codec/aes-gcm-codec';
+import { encryptingDataConverter, resolveCodecKeys } from '../codec/resolve';
 import type { Config } from '../config';
 import { createPool } from '../postgres/pool';
 import { TemporalSessionService } from '../temporal/service';
