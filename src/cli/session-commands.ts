@@ -39,8 +39,15 @@ export function registerSessionCommands(program: Command): void {
       const turnId = opts.turnId ?? randomUUID();
       await withStack(config, async (stack) => {
         try {
-          if (opts.durable) await durableTurn(config, stack, sessionId, user, assistant, turnId, opts);
-          else await appliedTurn(config, stack, sessionId, user, assistant, turnId, opts);
+          const turn: Turn = {
+            sessionId,
+            user,
+            assistant,
+            turnId,
+            userId: opts.userId,
+            agentType: opts.agentType,
+          };
+          await (opts.durable ? durableTurn : appliedTurn)(config, stack, turn);
         } catch (err) {
           // The turn may or may not have reached the actor: only the same turn id makes trying again safe.
           if (!refusedForSure(err))
@@ -189,15 +196,18 @@ function refusedForSure(err: unknown): boolean {
   );
 }
 
-async function appliedTurn(
-  config: Config,
-  stack: StackConnection,
-  sessionId: string,
-  user: string,
-  assistant: string,
-  turnId: string,
-  opts: TurnOptions,
-): Promise<void> {
+/** One turn as the command line gave it (the turn id chosen, when not given). */
+interface Turn {
+  sessionId: string;
+  user: string;
+  assistant: string;
+  turnId: string;
+  userId?: number;
+  agentType: string;
+}
+
+async function appliedTurn(config: Config, stack: StackConnection, turn: Turn): Promise<void> {
+  const { sessionId, user, assistant, turnId, userId } = turn;
   if (!(await workerPolls(config, stack)))
     throw new TurnRefused(
       `no worker polls task queue ${config.temporal.taskQueue}, so nothing can apply the turn now: start one ` +
@@ -206,11 +216,11 @@ async function appliedTurn(
   const { SessionRecovery } = await import('../recovery');
   const recovery = new SessionRecovery(stack.service);
   // Without --user-id the turn goes to the session as it is, whoever owns it; a missing one cannot be made.
-  if (opts.userId !== undefined) await recovery.recoverSession(sessionId, opts.userId);
+  if (userId !== undefined) await recovery.recoverSession(sessionId, userId);
   try {
-    const { version, context } = await recovery.appendTurn(sessionId, user, assistant, opts.agentType, {
+    const { version, context } = await recovery.appendTurn(sessionId, user, assistant, turn.agentType, {
       turnId,
-      expectedUserId: opts.userId,
+      expectedUserId: userId,
     });
     console.log(JSON.stringify({ turn_id: turnId, version, session: toWireContext(context) }, null, 2));
   } catch (err) {
@@ -220,20 +230,13 @@ async function appliedTurn(
   }
 }
 
-async function durableTurn(
-  config: Config,
-  stack: StackConnection,
-  sessionId: string,
-  user: string,
-  assistant: string,
-  turnId: string,
-  opts: TurnOptions,
-): Promise<void> {
+async function durableTurn(config: Config, stack: StackConnection, turn: Turn): Promise<void> {
+  const { sessionId, turnId } = turn;
   const { service, client } = stack;
-  await service.submitTurn(sessionId, user, assistant, {
+  await service.submitTurn(sessionId, turn.user, turn.assistant, {
     turnId,
-    userId: opts.userId,
-    agentType: opts.agentType || undefined,
+    userId: turn.userId,
+    agentType: turn.agentType || undefined,
   });
   // From here on the turn is Temporal's: whatever happens next, it is not lost and not an error.
   if (!(await workerPolls(config, stack))) {
