@@ -39,8 +39,8 @@ export async function registerOpenApi(app: Api, options: { bodyLimitBytes: numbe
             type: 'http',
             scheme: 'bearer',
             description:
-              'An API key from DS_API_KEYS: user:<id>, service or admin. Service and admin keys name the acting ' +
-              'user in X-User-Id.',
+              'An API key: user:<id>, service or admin (DS_API_KEYS; without them a loopback API has one admin key ' +
+              'in its data dir). Service and admin keys name the acting user in X-User-Id.',
           },
         },
       },
