@@ -20,8 +20,6 @@ export interface SnapshotHealthOptions {
    * registry, so they appear wherever it is served (the API's /metrics, a worker's endpoint).
    */
   metrics?: SessionMetrics;
-  /** Milliseconds since the epoch (tests of the rate limit pass their own clock). */
-  now?: () => number;
 }
 
 /**
@@ -31,7 +29,6 @@ export interface SnapshotHealthOptions {
  * allows. Whatever happens in between is folded into the next line, so every failure is reported exactly once.
  */
 export class SnapshotHealth implements SnapshotObserver {
-  private readonly now: () => number;
   private failing = false;
   /** When the current outage began (its first failure). */
   private failingSince = 0;
@@ -47,7 +44,6 @@ export class SnapshotHealth implements SnapshotObserver {
   private readonly failingGauge?: Gauge;
 
   constructor(private readonly options: SnapshotHealthOptions) {
-    this.now = options.now ?? Date.now;
     const registers = options.metrics ? [options.metrics.registry] : undefined;
     if (registers) {
       this.failures = new Counter({
@@ -83,7 +79,7 @@ export class SnapshotHealth implements SnapshotObserver {
       this.failingGauge?.set(1);
       // A recovery not yet announced followed by a new failure is one outage, seen at the interval's grain.
       if (this.announce !== 'recovered') {
-        this.failingSince = this.now();
+        this.failingSince = Date.now();
         this.outageFailures = 0;
       }
     }
@@ -104,7 +100,7 @@ export class SnapshotHealth implements SnapshotObserver {
   }
 
   private emitWhenAllowed(): void {
-    const wait = this.lastLineAt + this.options.intervalMs - this.now();
+    const wait = this.lastLineAt + this.options.intervalMs - Date.now();
     if (wait <= 0) {
       this.emit();
       return;
@@ -119,7 +115,7 @@ export class SnapshotHealth implements SnapshotObserver {
 
   private emit(): void {
     const { logger } = this.options;
-    const outageSeconds = Math.round((this.now() - this.failingSince) / 1000);
+    const outageSeconds = Math.round((Date.now() - this.failingSince) / 1000);
     if (this.announce === 'failing') {
       logger.warn(
         { failures: this.unreported, code: this.lastCode, failingForSeconds: outageSeconds },
@@ -137,7 +133,7 @@ export class SnapshotHealth implements SnapshotObserver {
     }
     this.announce = 'none';
     this.unreported = 0;
-    this.lastLineAt = this.now();
+    this.lastLineAt = Date.now();
   }
 }
 
