@@ -74,8 +74,30 @@ function transpile(files) {
   }
 }
 
+/**
+ * What else the output depends on: the compiler's version and the compiler options. When either changed since the
+ * cache was made, it is made again from scratch.
+ */
+function compilerStamp() {
+  const { version } = require('typescript/package.json');
+  const configs = ['tsconfig.json', 'tsconfig.build.json'].map(
+    (f) => fs.statSync(path.join(ROOT, f)).mtimeMs,
+  );
+  return JSON.stringify({ typescript: version, configs });
+}
+
+const stampFile = path.join(OUT, 'compiler.json');
+const stamp = compilerStamp();
+let cachedStamp;
+try {
+  cachedStamp = fs.readFileSync(stampFile, 'utf8');
+} catch {
+  cachedStamp = undefined;
+}
+if (cachedStamp !== stamp) fs.rmSync(OUT, { recursive: true, force: true });
 const stale = staleSources();
 if (stale.length > 0) transpile(stale);
+if (cachedStamp !== stamp) fs.writeFileSync(stampFile, stamp);
 // Stack traces name the .ts lines.
 process.setSourceMapsEnabled(true);
 require(path.join(OUT, 'src', 'cli', 'main.js')).main(process.argv);
