@@ -18,8 +18,9 @@ export const ERASE_CONCURRENCY = 16;
 /** How long the run that removed a session may take to close after answering (it closes in the same task). */
 const CLOSE_WAIT_MS = 30_000;
 /**
- * A holder that loaded its session this recently may be running without visibility showing it yet; such a session
- * is asked about directly. Visibility lags by milliseconds on the dev server and seconds on a busy cluster.
+ * A session whose actor chain loaded it, or one of whose runs closed, this recently may have a running actor that
+ * visibility does not show yet; it is asked about directly. Visibility lags by milliseconds on the dev server and
+ * seconds on a busy cluster.
  */
 const VISIBILITY_GRACE_SECONDS = 60;
 
@@ -28,6 +29,7 @@ export interface RunRef {
   runId: string;
   running: boolean;
   startTime: Date;
+  closeTime?: Date;
 }
 
 /**
@@ -105,11 +107,19 @@ export async function expireSessions(
   options.onProgress?.();
   const runsOf = new Map<string, RunRef[]>();
   for (const r of runs) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
+  // Held: an actor runs. Visibility says so for all but the last moments of a change: a run that started (claimed)
+  // or closed (a continue-as-new, whose successor of the same chain may not show yet) within the grace period is
+  // asked about directly. A new chain that started unseen is caught by the holder guard of the SQL in step 3.
   const held = new Set<string>();
+  const now = Date.now();
   await forEachLimit(candidates, concurrency, async (c) => {
     const workflowId = sessionWorkflowId(c.sessionId);
-    if ((runsOf.get(workflowId) ?? []).some((r) => r.running)) held.add(c.sessionId);
-    else if (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) {
+    const listed = runsOf.get(workflowId) ?? [];
+    if (listed.some((r) => r.running)) held.add(c.sessionId);
+    else if (
+      (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) ||
+      listed.some((r) => r.closeTime && now - r.closeTime.getTime() < VISIBILITY_GRACE_SECONDS * 1000)
+    ) {
       if (await isRunning(client, workflowId)) held.add(c.sessionId);
     }
   });
@@ -209,6 +219,7 @@ async function listRuns(client: Client, workflowIds: string[], concurrency: numb
         runId: e.runId,
         running: e.status.name === 'RUNNING',
         startTime: e.startTime,
+        closeTime: e.closeTime,
       });
     }
   });
