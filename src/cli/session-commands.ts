@@ -57,7 +57,9 @@ export function registerSessionCommands(program: Command): void {
           throw err;
         }
         if (stack.uiUrl)
-          console.log(`see it in the Temporal UI: ${uiLink(stack.uiUrl, `SessionId="${sessionId}"`)}`);
+          console.log(
+            `see it in the Temporal UI: ${uiLink(stack.uiUrl, config.temporal.namespace, `SessionId="${sessionId}"`)}`,
+          );
       });
     });
 
@@ -353,8 +355,8 @@ function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
-function uiLink(uiUrl: string, query: string): string {
-  return `${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(query)}`;
+function uiLink(uiUrl: string, namespace: string, query: string): string {
+  return `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows?query=${encodeURIComponent(query)}`;
 }
 
 /**
