@@ -18,10 +18,13 @@ export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword' | 'Int'>> = {
 /** Signals (durable turns) one actor run accepts; see `history.maximumSignalsPerExecution` below. */
 export const SIGNALS_PER_RUN = 2000;
 
-/** Dynamic config the product relies on (updates, update-with-start, eager start). */
+/**
+ * Dynamic config the product relies on (updates, eager start, erasure, signal bound). deploy/temporal/dynamicconfig.yaml
+ * holds the same keys and values for a Temporal cluster (test-cluster/deploy.test.ts compares them). Update-with-start
+ * needs no key: server 1.32 no longer knows `frontend.enableExecuteMultiOperation` (it is always on).
+ */
 export const DYNAMIC_CONFIG: Readonly<Record<string, boolean | number>> = {
   'frontend.enableUpdateWorkflowExecution': true,
-  'frontend.enableExecuteMultiOperation': true,
   'system.enableEagerWorkflowStart': true,
   // Erasure: by default the server defers deleting a just-closed run until its close tasks are acknowledged,
   // retrying with a backoff that measured 10-20 s here. The session actor has no parent or children whose
