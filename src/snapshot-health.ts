@@ -88,9 +88,9 @@ export class SnapshotHealth implements SnapshotObserver {
     this.emitWhenAllowed();
   }
 
-  /** Passed on to the metrics when they count these; the activity logs each one itself (none is retried). */
+  /** Counted by the metrics; the activity logs each one itself (none is retried, so none floods the log). */
   recordPermanentStorageFailure(operation: string, code: string): void {
-    (this.options.metrics as SnapshotObserver | undefined)?.recordPermanentStorageFailure?.(operation, code);
+    this.options.metrics?.recordPermanentStorageFailure(operation, code);
   }
 
   /** Stops the pending line's timer (it is unref'd, so this only matters to tests and clean shutdowns). */
