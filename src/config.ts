@@ -1,6 +1,7 @@
 // Every default of durable-sessions, resolved once from the environment.
 // Deeper modules receive the resolved Config and never read process.env themselves.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { type KeyRing, parseKeyRing } from './codec/keys';
 import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from './types';
@@ -43,6 +44,7 @@ export interface Config {
   /** Postgres connection string; undefined starts the embedded Postgres. */
   databaseUrl?: string;
   postgresPort: number;
+  cluster: ClusterConfig;
   actor: ActorConfig;
   cleanup: { retentionDays: number; intervalMs: number };
   api: ApiConfig;
@@ -50,6 +52,23 @@ export interface Config {
   worker: WorkerConfig;
   /** pino level of the long-running commands (LOG_LEVEL). */
   logLevel: string;
+}
+
+/** `durable-sessions cluster start`: the real Temporal server as separate services (src/runtime/cluster.ts). */
+export interface ClusterConfig {
+  /** Its private Postgres, chosen ports and logs; kept across restarts. */
+  dataDir: string;
+  /** Session worker processes it runs. */
+  workers: number;
+  /** A `temporal-server` binary (TEMPORAL_SERVER_PATH); else PATH, the tool cache, else `go install`. */
+  serverPath?: string;
+  /** A `temporal-sql-tool` binary (TEMPORAL_SQL_TOOL_PATH); found like the server. */
+  sqlToolPath?: string;
+  /**
+   * Where built server binaries are kept, outside any checkout (a build takes ~11 minutes on 2 cores, so every
+   * clone on the machine shares it): DURABLE_SESSIONS_TOOL_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, /durable-sessions.
+   */
+  toolCacheDir: string;
 }
 
 /** What a worker process offers operators. */
@@ -131,6 +150,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: env.DATABASE_URL || undefined,
     postgresPort: int(env.POSTGRES_PORT, 5433),
+    cluster: {
+      dataDir: path.join(dataDir, 'cluster'),
+      workers: int(env.DS_CLUSTER_WORKERS, 2),
+      serverPath: env.TEMPORAL_SERVER_PATH || undefined,
+      sqlToolPath: env.TEMPORAL_SQL_TOOL_PATH || undefined,
+      toolCacheDir: toolCacheDir(env),
+    },
     actor: {
       idleTimeoutMs: int(env.SESSION_IDLE_TIMEOUT_MS, 10 * 60 * 1000),
       continueAsNewAfter: int(env.SESSION_CONTINUE_AS_NEW_AFTER, 500),
@@ -198,6 +224,13 @@ export function parseApiKeys(raw: string): ApiKey[] {
   if (new Set(keys.map((k) => k.key)).size !== keys.length)
     throw new Error('DS_API_KEYS: a key is listed twice');
   return keys;
+}
+
+/** The per-user cache of built tools (see ClusterConfig.toolCacheDir). */
+export function toolCacheDir(env: NodeJS.ProcessEnv): string {
+  if (env.DURABLE_SESSIONS_TOOL_CACHE_DIR) return path.resolve(env.DURABLE_SESSIONS_TOOL_CACHE_DIR);
+  const base = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'durable-sessions');
 }
 
 function int(raw: string | undefined, fallback: number): number {

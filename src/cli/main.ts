@@ -3,6 +3,7 @@
 // `npm start` is `durable-sessions start`; every command reads its configuration from the environment once.
 import { Command } from 'commander';
 import { registerApiKeyCommands } from './api-key-commands';
+import { registerClusterCommands } from './cluster-commands';
 import { registerRuntimeCommands } from './runtime-commands';
 import { registerSessionCommands } from './session-commands';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description('Conversation state for AI agents, kept by durable Temporal actors with Postgres snapshots.')
     .showHelpAfterError();
   registerRuntimeCommands(program);
+  registerClusterCommands(program);
   registerSessionCommands(program);
   registerApiKeyCommands(program);
   return program;

@@ -4,15 +4,15 @@ import type { Command } from 'commander';
 import { type ApiConfig, type Config, loadConfig } from '../config';
 import type { Logger } from '../logger';
 import type { Stack } from '../runtime/stack';
-import type { RunningApi, startApi } from '../http/server';
+import type { RunningApi } from '../http/server';
 
 // The modules behind these commands (the Temporal worker, Fastify, the embedded runtime) are imported inside the
 // actions: loading them costs more than a quick command such as `turn` takes in all, and they need none of them.
 
 /** Starts the API on a started or connected stack; if it cannot start, the stack is released before rethrowing. */
-async function serveApi(
+export async function serveApi(
   stack: Pick<Stack, 'service' | 'pool' | 'client' | 'codec'> & { metrics?: Stack['metrics'] },
-  apiConfig: Parameters<typeof startApi>[0]['config'],
+  apiConfig: ApiConfig,
   logger: Logger,
   release: () => Promise<void>,
 ): Promise<RunningApi> {
@@ -38,7 +38,7 @@ async function serveApi(
  * on first start, so the curl lines of the last banner keep working). Throws before anything starts when the API
  * would listen beyond loopback without keys.
  */
-async function apiKeys(
+export async function apiKeys(
   config: Config,
 ): Promise<{ api: ApiConfig; storedKey?: { key: string; file: string } }> {
   const { isLoopback, resolveApiKeys } = await import('../http/auth');
@@ -183,7 +183,7 @@ export function tryItLines(url: string, key?: string): string[] {
 }
 
 /** Where the API listens and, for the stored key, the key and where it is kept. */
-function apiLines(url: string, storedKey?: { key: string; file: string }): string[] {
+export function apiLines(url: string, storedKey?: { key: string; file: string }): string[] {
   const lines = [`  HTTP API      ${url}  (OpenAPI: ${url}/openapi.json)`];
   if (storedKey)
     lines.push(

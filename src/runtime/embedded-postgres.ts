@@ -25,6 +25,8 @@ export interface EmbeddedPgOptions {
   log?: (message: string) => void;
   /** Start-up deadline. Default 60 s. */
   startTimeoutMs?: number;
+  /** Server settings passed as `-c name=value` (e.g. max_connections for a Temporal cluster's many pools). */
+  settings?: Readonly<Record<string, string | number>>;
 }
 
 export interface EmbeddedPg {
@@ -208,6 +210,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     '-c', 'listen_addresses=127.0.0.1',
     '-c', 'unix_socket_directories=',
     '-c', 'fsync=on',
+    ...Object.entries(opts.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
   ];
   const tail = new LogTail();
   const child = spawn(bin.postgres, args, { ...who, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });

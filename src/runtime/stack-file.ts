@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { Config } from '../config';
 
 export interface AdvertisedStack {
+  /** `cluster` when `durable-sessions cluster start` runs it; absent for `start`'s embedded stack. */
+  kind?: 'cluster';
   temporalAddress?: string;
   databaseUrl?: string;
   uiUrl?: string;
