@@ -1,5 +1,6 @@
 // Validates docker-compose.yml with `docker-compose config` (Debian's docker-compose package; no engine runs
 // here): the file parses, has the production services, keeps workers scalable and refuses to run without secrets.
+// What its Temporal part runs is tested for real by `npm run test:cluster` (test-cluster/deploy.test.ts).
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -36,10 +37,13 @@ describe('docker-compose.yml', () => {
         'api',
         'migrate',
         'postgres',
-        'temporal',
+        'temporal-frontend',
+        'temporal-history',
+        'temporal-matching',
         'temporal-schema',
         'temporal-setup',
         'temporal-ui',
+        'temporal-worker',
         'worker',
       ].sort(),
     );
@@ -49,13 +53,14 @@ describe('docker-compose.yml', () => {
     const worker = resolved.split(/\n {2}(?=\S)/).find((s) => s.startsWith('worker:')) ?? '';
     expect(worker).toContain('- worker');
     expect(worker).not.toContain('ports:');
-    expect(worker).toContain('TEMPORAL_ADDRESS: temporal:7233');
+    expect(worker).toContain('TEMPORAL_ADDRESS: temporal-frontend:7233');
     expect(worker).toContain(
       'DATABASE_URL: postgres://durable:compose-test-password@postgres:5432/durable_sessions',
     );
-    // The search attributes the actors upsert are registered by the one-shot setup job.
-    for (const name of ['SessionId', 'UserId', 'AgentType']) expect(resolved).toContain(name);
-    expect(resolved).toContain('temporal operator search-attribute create');
+    // The search attributes the actors upsert are registered by the one-shot setup job's script (deploy/).
+    expect(resolved).toContain('deploy/temporal/setup.sh');
+    // The frontend and the UI have no authorisation: published on loopback unless TEMPORAL_BIND_IP says otherwise.
+    expect(resolved).toContain('127.0.0.1:7233:7233');
   });
 
   test('refuses to resolve without the secrets', async () => {

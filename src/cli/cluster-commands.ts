@@ -71,12 +71,21 @@ export function registerClusterCommands(program: Command): void {
       }
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 120_000;
-      while (runningStackPid(config) === pid) {
+      while (alive(pid)) {
         if (Date.now() > deadline) throw new Error(`the cluster (pid ${pid}) did not stop within 120 s`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       console.log(`cluster stopped (pid ${pid})`);
     });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function positiveInt(v: string): number {

@@ -43,12 +43,15 @@ export async function startClusterStack(config: Config, logger: Logger): Promise
   const log = (msg: string): void => logger.info(msg);
   const stops: (() => Promise<void>)[] = [];
   let stopping = false;
+  let unadvertise = (): void => undefined;
   const stop = async (): Promise<void> => {
     stopping = true;
+    // The advertisement goes last: `cluster stop` waits for this process, clients stop finding it once all is down.
     while (stops.length > 0)
       await (stops.pop() as () => Promise<void>)().catch((err: unknown) =>
         logger.warn({ err }, 'stop failed'),
       );
+    unadvertise();
   };
   try {
     const [binaries, temporalCliPath] = await Promise.all([
@@ -135,9 +138,9 @@ export async function startClusterStack(config: Config, logger: Logger): Promise
       file,
       JSON.stringify({ kind: 'cluster', temporalAddress: cluster.address, databaseUrl, pid: process.pid }),
     );
-    stops.push(async () => {
+    unadvertise = () => {
       if (readStackFile(config)?.pid === process.pid) fs.rmSync(file, { force: true });
-    });
+    };
     let stopped: Promise<void> | undefined;
     return {
       cluster,

@@ -24,8 +24,11 @@ export interface WorkerProcess {
   readonly running: boolean;
   /** SIGKILL: its workflow cache and whatever it was running die with it. Resolves once it is gone. */
   kill(): Promise<void>;
-  /** SIGTERM (the worker drains and exits), SIGKILL after 30 s; idempotent. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM (the worker drains and exits), SIGKILL after 30 s; idempotent. Resolves with how it ended: code 0 and no
+   * signal when it drained in time.
+   */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** The command line that runs the CLI the way this code is loaded (compiled, cached JavaScript, or TypeScript). */
@@ -87,6 +90,7 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<Worke
     stop: async () => {
       wanted = false;
       await stopChild(child, 'SIGTERM', 30_000);
+      return { code: child.exitCode, signal: child.signalCode };
     },
   };
   const timeoutMs = o.startTimeoutMs ?? 120_000;

@@ -29,6 +29,11 @@ export interface TestStack {
   postgresPid?: number;
   /** The Python venv, Chromium and docker-compose the global setup obtained (test/support/test-tools.ts). */
   tools: TestTools;
+  /**
+   * When set (test:cluster), each harness runs its session workers as this many `durable-sessions worker`
+   * processes instead of one worker inside the test process (test/support/temporal-harness.ts).
+   */
+  workerProcesses?: number;
 }
 
 let cached: TestStack | undefined;
