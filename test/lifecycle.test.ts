@@ -458,3 +458,62 @@ describe('turn ids: only applied ones are remembered', () => {
     expect((await h.service.loadContext(other))?.messages.map((m) => m.content)).toEqual(['dq', 'da']);
   });
 });
+
+describe('the two acknowledgements in one order', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('lc_order2', { idleTimeoutMs: 60_000 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test('...also in the first task of a run, where both wait for their handlers to be registered', async () => {
+    for (let round = 0; round < 2; round++) {
+      const ids = uniqueIds();
+      const id = ids.sessionId();
+      // A session in Postgres with no actor running: the durable turn starts one, the update joins it.
+      await h.seed(makeContext(id, ids.userId(), { createdAt: nowSec(), updatedAt: nowSec() }));
+      await h.stopWorker();
+      await h.service.submitTurn(id, `durable ${round}`, 'first');
+      const applied = recovery.appendTurn(id, `applied ${round}`, 'second');
+      await sleep(200);
+      await h.startWorker();
+      expect((await applied).version).toBe(3);
+      expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual([
+        `durable ${round}`,
+        'first',
+        `applied ${round}`,
+        'second',
+      ]);
+    }
+  });
+
+  test('a durable turn acknowledged before an update was sent is applied before it, even in one task', async () => {
+    for (let round = 0; round < 3; round++) {
+      const ids = uniqueIds();
+      const id = ids.sessionId();
+      await recovery.recoverSession(id, ids.userId());
+      await h.stopWorker();
+      // The first signal schedules a workflow task; the second lands after that task's scheduled event, and the
+      // update, admitted later, is sequenced at the scheduled event: the worker gets it before the second signal.
+      await h.service.submitTurn(id, `durable ${round}`, 'first');
+      await h.service.submitTurn(id, `durable again ${round}`, 'second');
+      const applied = recovery.appendTurn(id, `applied ${round}`, 'third');
+      await sleep(200);
+      await h.startWorker();
+      expect((await applied).version).toBe(4);
+      expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual([
+        `durable ${round}`,
+        'first',
+        `durable again ${round}`,
+        'second',
+        `applied ${round}`,
+        'third',
+      ]);
+    }
+  });
+});

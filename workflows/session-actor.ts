@@ -33,7 +33,7 @@ import {
   validateTurnId,
   validateUserId,
 } from '../src/session-rules';
-import { toWireContext } from '../src/types';
+import { toWireContext, toWireMessage } from '../src/types';
 import { ActorState } from './actor-state';
 import { legacySessionActor } from './legacy-session-actor';
 import {
@@ -60,19 +60,24 @@ import {
   SessionActorResult,
   TurnSignalArgs,
   appendMessageUpdate,
+  appendMessagesUpdate,
   appendTurnUpdate,
   clearMessagesUpdate,
+  configureSessionUpdate,
   contextQuery,
   deleteSessionUpdate,
   expireSessionUpdate,
+  forkSessionUpdate,
   recentMessagesQuery,
   recoverSessionUpdate,
   saveContextUpdate,
+  snapshotQuery,
   statusQuery,
   turnSignal,
   turnStatusQuery,
   updateMetadataUpdate,
 } from './messages';
+import { registerWatchers } from './watchers';
 import { toFailure, wireCommands } from './wire-commands';
 
 // Postgres work runs as regular activities, eagerly dispatched to this worker (RELIABILITY.md, bug 3: a local
@@ -140,7 +145,9 @@ function refusal(admission: Admission, phase: Phase, sessionId: string): Error {
 }
 
 function classOf(command: SessionCommand): CommandClass {
-  return command.type === 'save' || command.type === 'recover' ? 'create' : 'change';
+  return command.type === 'save' || command.type === 'recover' || command.type === 'fork'
+    ? 'create'
+    : 'change';
 }
 
 /** The code and message of a permanent storage failure, or null for anything else. */
@@ -351,6 +358,14 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // Turns handed over by the run that removed the session come first: they were received before anything here
   // (updates and signals that reached this run before its handlers were registered are dispatched at setHandler).
   for (const args of input.carried?.handed_over ?? []) submit({ kind: 'turn', args });
+  // The turn handler is registered before the update handlers: signals and updates that reached a new run before its
+  // handlers existed are dispatched in registration order, and a durable turn acknowledged before an update was sent
+  // must be applied before it (found by the reliability suite's long session, at a continue-as-new). Among commands
+  // that waited together, signals first is always safe: an update is acknowledged only once applied.
+  // Synchronous on purpose: a worker that was away gets every turn acknowledged meanwhile in ONE activation (up to
+  // the run's signal limit), and each promise a handler creates costs the SDK a stack-trace capture; past the 5 s
+  // deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
+  setHandler(turnSignal, (args) => submit({ kind: 'turn', args }));
 
   /** The turn id a command update is remembered by: its `turn_id`, else its update id unless that is ephemeral. */
   const turnIdOf = (args: CommandMeta | null): string | undefined => {
@@ -396,6 +411,9 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   register(appendTurnUpdate, wireCommands.appendTurn);
   register(clearMessagesUpdate, wireCommands.clearMessages);
   register(updateMetadataUpdate, wireCommands.updateMetadata);
+  register(appendMessagesUpdate, wireCommands.appendMessages);
+  register(configureSessionUpdate, wireCommands.configure);
+  register(forkSessionUpdate, (a) => wireCommands.fork(sessionId, a));
 
   const removalUpdate = (removal: Removal) =>
     new Promise<{ removed: boolean; runId: string }>((resolve, reject) =>
@@ -436,11 +454,6 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     },
   );
 
-  // Synchronous on purpose: a worker that was away gets every turn acknowledged meanwhile in ONE activation (up to
-  // the run's signal limit), and each promise a handler creates costs the SDK a stack-trace capture; past the 5 s
-  // deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
-  setHandler(turnSignal, (args) => submit({ kind: 'turn', args }));
-
   // Read-your-writes: a query must reflect every signal acknowledged before it. Until the state is loaded, or while
   // a received turn waits in the queue, the answer would be stale: the query fails as busy and the client asks again.
   const current = () => {
@@ -453,9 +466,13 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     const s = current();
     return s ? toWireContext(s.context) : null;
   });
-  setHandler(recentMessagesQuery, (n) => {
+  setHandler(recentMessagesQuery, (n, maxBytes) => {
     const s = current();
-    return s ? recentMessages(s.context.messages, n) : null;
+    return s ? recentMessages(s.context.messages, n, maxBytes ?? Infinity).map(toWireMessage) : null;
+  });
+  setHandler(snapshotQuery, () => {
+    const s = current();
+    return s ? { version: s.version, context: toWireContext(s.context) } : null;
   });
   setHandler(turnStatusQuery, (turnId) => {
     current();
@@ -472,6 +489,18 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       ? { failure: { during: phase.during, code: phase.code, message: phase.message } }
       : {}),
   }));
+
+  /** Set while the run waits to end: watchers are answered at once and ask the next run. */
+  let releasing = false;
+  registerWatchers({
+    sessionId,
+    state,
+    phase: () => phase,
+    settled: () => queuedTurns === 0,
+    releasing: () => releasing,
+    readFailure: () => (readable(phase) === 'failed' ? storageFailure(phase) : null),
+    answered: () => handledUnchanged++,
+  });
 
   // ---- load --------------------------------------------------------------------------------------------------
   if (!input.carried) {
@@ -531,10 +560,18 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       const snapshot = state.snapshot;
       if (!snapshot || step() !== 'persist') continue;
       const born = state.bornVersion;
+      // The transcript that entered the window since the last write goes in the same transaction, under the same
+      // fence; the argument is absent for sessions without one (and in runs recorded before transcripts).
+      const transcript = state.transcriptBacklog();
+      const pending = state.transcriptPending;
       try {
         const written = await db.writeSnapshot.executeWithOptions(
-          { summary: `persist snapshot v${snapshot.version}` },
-          [snapshot, born, holder],
+          {
+            summary:
+              `persist snapshot v${snapshot.version}` +
+              (pending > 0 ? ` + ${pending} transcript message${pending === 1 ? '' : 's'}` : ''),
+          },
+          transcript.length > 0 ? [snapshot, born, holder, transcript] : [snapshot, born, holder],
         );
         // A removal that ran meanwhile decided the outcome: its tombstone fenced this write, or deleted the row.
         if (phase.name !== 'active' || state.bornVersion !== born) continue;
@@ -550,8 +587,11 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       }
       continue;
     }
-    // Every other step ends the run: wait until nothing is queued or unanswered, then decide again.
+    // Every other step ends the run: answer the watchers, wait until nothing is queued or unanswered, then decide
+    // again.
+    releasing = true;
     await condition(quiet);
+    releasing = false;
     if (step() !== next) continue;
     if (next === 'continue-as-new' || next === 'hand-over') {
       // A run that could not load its session carries nothing: the next run loads it again (and may succeed).
