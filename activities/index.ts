@@ -9,12 +9,21 @@ import { claimSession, deleteSessionFenced, persistSession } from '../src/postgr
 import { deleteIfExpired, deleteSessionRow, loadSnapshot } from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
 import { PERMANENT_STORAGE_FAILURE, type ClaimAnswer, type PersistOutcome } from '../workflows/lifecycle';
+import type { TranscriptBatch } from '../workflows/messages';
 
 export interface SessionActivities {
   /** Loads the session for its actor and records the actor chain `holder` as the one holding it. */
   claimSession(sessionId: string, holder: string): Promise<ClaimAnswer>;
-  /** Writes a snapshot unless Postgres holds this version or newer ('stale') or the incarnation was deleted ('fenced'). */
-  writeSnapshot(snapshot: SessionSnapshot, bornVersion: number, holder: string): Promise<PersistOutcome>;
+  /**
+   * Writes a snapshot unless Postgres holds this version or newer ('stale') or the incarnation was deleted
+   * ('fenced'), with the transcript messages that entered the window since the last write (idempotent by version).
+   */
+  writeSnapshot(
+    snapshot: SessionSnapshot,
+    bornVersion: number,
+    holder: string,
+    transcript?: TranscriptBatch[],
+  ): Promise<PersistOutcome>;
   /** Deletes the session and leaves a tombstone at its last version (at least `version`); returns that version. */
   removeSession(sessionId: string, version: number): Promise<number>;
 
@@ -69,10 +78,10 @@ export function createSessionActivities(pool: Pool, observer?: SnapshotObserver)
           Context.current().log.error('session row is corrupt', { sessionId, reason: claimed.reason });
         return claimed;
       }),
-    writeSnapshot: (snapshot, bornVersion, holder) =>
+    writeSnapshot: (snapshot, bornVersion, holder, transcript) =>
       classified('write snapshot', async () => {
         try {
-          const outcome = await persistSession(pool, snapshot, bornVersion, holder);
+          const outcome = await persistSession(pool, snapshot, bornVersion, holder, transcript);
           // Lag: from the command that produced this version to the row being written.
           if (outcome.outcome === 'written')
             observer?.recordSnapshotWrite(Date.now() / 1000 - snapshot.context.updatedAt);

@@ -121,7 +121,12 @@ export interface ApiConfig {
   retryAfterSeconds: number;
   /** host:port where the Temporal SDK's Prometheus exporter listens; /metrics appends what it serves. */
   temporalMetricsAddress?: string;
+  /** How long one event stream (GET /v1/sessions/{id}/events) lasts before the client reconnects. */
+  sseMaxSeconds?: number;
 }
+
+/** Event streams end after this long by default; EventSource reconnects with Last-Event-ID. */
+export const DEFAULT_SSE_MAX_SECONDS = 300;
 
 /** Default port of a worker's Prometheus endpoint (the usual Prometheus exporter port). */
 export const DEFAULT_WORKER_METRICS_PORT = 9464;
@@ -175,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyLimitBytes: int(env.DS_API_BODY_LIMIT_BYTES, 1024 * 1024),
       maxInFlightWritesPerSession: int(env.DS_API_MAX_IN_FLIGHT_WRITES, 32),
       retryAfterSeconds: int(env.DS_API_RETRY_AFTER_SECONDS, 1),
+      sseMaxSeconds: int(env.DS_API_SSE_MAX_SECONDS, DEFAULT_SSE_MAX_SECONDS),
       temporalMetricsAddress: env.DS_TEMPORAL_METRICS_ADDRESS || undefined,
     },
     codec: {

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'invalid_argument'
   | 'session_not_found'
   | 'session_conflict'
+  | 'session_exists'
   | 'too_many_in_flight'
   | 'storage_unavailable'
   | 'internal';
@@ -43,6 +44,15 @@ export class SessionConflictError extends SessionError {
   }
 }
 
+/** A session was to be created (a fork) under an id that is already a session. Nothing was changed. */
+export class SessionExistsError extends SessionError {
+  readonly sessionId: string;
+  constructor(sessionId: string) {
+    super('session_exists', `a session with this id exists already: ${sessionId}`);
+    this.sessionId = sessionId;
+  }
+}
+
 /** Too many writes are waiting on one session; retry after a short pause. */
 export class TooManyInFlightError extends SessionError {
   readonly retryAfterMs: number;
@@ -64,4 +74,5 @@ export const FAILURE_TYPES = {
   validation: 'ValidationError',
   notFound: 'SessionNotFoundError',
   conflict: 'SessionConflictError',
+  exists: 'SessionExistsError',
 } as const;

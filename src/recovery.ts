@@ -11,7 +11,18 @@ import {
   validateTurnId,
 } from './session-rules';
 import { ValidationError } from './errors';
-import { type CommandResult, type ConversationContext, type Message, copyContext } from './types';
+import {
+  type CommandResult,
+  type ConversationContext,
+  type Message,
+  type SessionSettings,
+  copyContext,
+} from './types';
+
+/** Options of appendMessages: those of every command, and the agent type to record (when non-empty). */
+export interface AppendOptions extends CommandOptions {
+  agentType?: string;
+}
 
 /**
  * The version reported by the read-modify-write path: a plain SessionService keeps no versions,
@@ -25,10 +36,20 @@ export class SessionRecovery {
   /**
    * The session if it exists (as is), otherwise a new empty session for `userId`, saved — the reference
    * returned it unsaved, so the next append failed. Another user's session is a SessionConflictError.
+   * `settings` (window, transcript) apply to a session this creates.
    */
-  async recoverSession(sessionId: string, userId: number, agentType?: string): Promise<ConversationContext> {
-    const command: SessionCommand =
-      agentType === undefined ? { type: 'recover', userId } : { type: 'recover', userId, agentType };
+  async recoverSession(
+    sessionId: string,
+    userId: number,
+    agentType?: string,
+    settings?: SessionSettings,
+  ): Promise<ConversationContext> {
+    const command: SessionCommand = {
+      type: 'recover',
+      userId,
+      ...(agentType === undefined ? {} : { agentType }),
+      ...(settings === undefined ? {} : { settings }),
+    };
     return (await this.run(sessionId, command)).context;
   }
 
@@ -52,6 +73,36 @@ export class SessionRecovery {
     );
   }
 
+  /**
+   * Appends the messages of one agent step (user, assistant with tool calls, tool results, answer) as one command
+   * and one version. A tool message must answer a call in the window or earlier in `messages`; the window keeps a
+   * call and its results together.
+   */
+  appendMessages(
+    sessionId: string,
+    messages: Message[],
+    options: AppendOptions = {},
+  ): Promise<CommandResult> {
+    const { agentType, ...commandOptions } = options;
+    return this.run(
+      sessionId,
+      { type: 'appendMessages', messages, ...(agentType ? { agentType } : {}) },
+      commandOptions,
+    );
+  }
+
+  /**
+   * Replaces the session's settings (absent fields: the defaults): its window (`windowMessages`, `windowBytes`),
+   * applied at once, and whether it keeps a transcript.
+   */
+  configureSession(
+    sessionId: string,
+    settings: SessionSettings,
+    options?: CommandOptions,
+  ): Promise<CommandResult> {
+    return this.run(sessionId, { type: 'configure', settings }, options);
+  }
+
   /** Empties the messages; metadata and agent type stay. */
   clearMessages(sessionId: string, options?: CommandOptions): Promise<CommandResult> {
     return this.run(sessionId, { type: 'clearMessages' }, options);
@@ -70,13 +121,21 @@ export class SessionRecovery {
 
   /**
    * The last `n` messages (all of them when n <= 0 or n >= their number), as a fresh array;
-   * null when the session does not exist, like the reference's (nil, nil).
+   * null when the session does not exist, like the reference's (nil, nil). With `maxBytes`, only as many of them as
+   * fit that many bytes of content and tool arguments; a tool call and its results come whole or not at all.
    */
-  async getRecentMessages(sessionId: string, n: number): Promise<Message[] | null> {
+  async getRecentMessages(
+    sessionId: string,
+    n: number,
+    options: { maxBytes?: number } = {},
+  ): Promise<Message[] | null> {
     validateSessionId(sessionId);
     if (typeof n !== 'number' || !Number.isInteger(n)) throw new ValidationError('n', 'must be an integer');
+    const { maxBytes } = options;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 0))
+      throw new ValidationError('max_bytes', 'must be a non-negative integer');
     const ctx = await this.service.loadContext(sessionId);
-    return ctx ? recentMessages(ctx.messages, n) : null;
+    return ctx ? recentMessages(ctx.messages, n, maxBytes) : null;
   }
 
   private async run(

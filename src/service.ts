@@ -1,7 +1,16 @@
 // The SessionService contract every implementation keeps (one contract test suite runs against all).
 // Also the optional command interface that lets SessionRecovery apply a change atomically instead of load-modify-save.
+import type { SessionChange } from './session-changes';
 import type { SessionCommand } from './session-rules';
-import type { CommandResult, ConversationContext, ListOptions, SessionPage, SessionSummary } from './types';
+import type {
+  CommandResult,
+  ConversationContext,
+  ListOptions,
+  SessionPage,
+  SessionSummary,
+  TranscriptOptions,
+  TranscriptPage,
+} from './types';
 
 export interface SessionService {
   /**
@@ -63,4 +72,66 @@ export interface CommandCapableService extends SessionService {
 
 export function isCommandCapable(service: SessionService): service is CommandCapableService {
   return typeof (service as Partial<CommandCapableService>).execute === 'function';
+}
+
+// ---- beyond the reference (issue 16): fork, transcripts, watching ---------------------------------------------
+
+export interface ForkOptions {
+  /** Fork only a session of this user (another user's, or none: SessionNotFoundError). */
+  expectedUserId?: number;
+}
+
+/** Services that fork a session in one step: all three implementations. */
+export interface ForkCapable {
+  /**
+   * Creates `targetId` for the source's owner with the source's state (messages, metadata, agent type, settings) at
+   * its current version; the source is unchanged. SessionExistsError when `targetId` exists (another user's:
+   * SessionConflictError); SessionNotFoundError when the source does not (or is not `expectedUserId`'s).
+   */
+  forkSession(sourceId: string, targetId: string, options?: ForkOptions): Promise<CommandResult>;
+}
+
+/** Services that keep transcripts (sessions with `settings.transcript`): all three implementations. */
+export interface TranscriptCapable {
+  /** A page of the transcript, oldest first; empty for a session without one (or no session). */
+  getTranscript(sessionId: string, options?: TranscriptOptions): Promise<TranscriptPage>;
+}
+
+export interface ChangesOptions {
+  /** The last version the caller has; absent: the answer is the whole session at its version, at once. */
+  afterVersion?: number;
+  /** How long to wait for a change when there is none yet (0..60000 ms, default 30000). */
+  waitMs?: number;
+  /** The owner the caller acts for (another user's session: SessionConflictError). */
+  expectedUserId?: number;
+  /** Gives up waiting (the call fails; the actor answers its watch when its wait ends). */
+  signal?: AbortSignal;
+}
+
+export interface ChangesAnswer {
+  /** The session's version now. */
+  version: number;
+  /** The version this incarnation was created at (greater than what a watcher saw: that one was deleted). */
+  bornVersion: number;
+  changes: SessionChange[];
+  /** Ask again at once (the actor's run is ending). */
+  reconnect?: boolean;
+}
+
+export interface WatchOptions {
+  /** Changes after this version; absent: first the whole session at its current version, then every change. */
+  fromVersion?: number;
+  expectedUserId?: number;
+  /** Stops the watch (the iterator ends). */
+  signal?: AbortSignal;
+  /** How long each poll waits (default 30 s). */
+  waitMs?: number;
+}
+
+/** Services a session can be watched on: the actor and the in-memory service (the direct store has no single writer). */
+export interface Watchable {
+  /** One poll: the changes after `afterVersion`, waiting up to `waitMs` for one. */
+  changes(sessionId: string, options?: ChangesOptions): Promise<ChangesAnswer>;
+  /** Every change in version order, ending with a `deleted` change when the session is deleted or expired. */
+  watch(sessionId: string, options?: WatchOptions): AsyncIterable<SessionChange>;
 }

@@ -3,8 +3,15 @@
 //
 // Terminology
 // - session: one conversation of one user with an agent, named by an opaque `sessionId`.
-// - message: one utterance `{role, content}`; a *turn* is a user message followed by the assistant's reply.
-// - window: the last MAX_MESSAGES_PER_SESSION messages a session keeps; older ones fall off the front.
+// - message: one utterance `{role, content}`, optionally with a `name`; an assistant message may carry tool calls
+//   and a `tool` message answers one of them (the OpenAI chat shape). A *turn* is a user message and the reply.
+// - tool-call group: an assistant message with tool calls and the tool messages answering them; the window keeps or
+//   drops a group whole, so a model request built from it never holds a result without its call.
+// - window: the last messages a session keeps (MAX_MESSAGES_PER_SESSION by default, per session a count and
+//   optionally a byte budget, its *settings*); older ones fall off the front.
+// - step: the messages of one agent step (user, assistant with calls, tool results, answer), appended as one command.
+// - transcript: optional per session, every message that entered the window, kept in Postgres in order.
+// - change: what one version did to a session, as a watcher of the session receives it.
 // - actor: the long-lived Temporal workflow `session/<sessionId>` that is the single writer of a session.
 // - command: one change to a session (append, turn, clear, metadata, save, recover); the rules module applies it.
 // - turn id: a client-chosen id of one command; a command with a known turn id is applied at most once.
@@ -30,14 +37,52 @@ export const LIMITS = {
   metadataMaxDepth: 32,
   /** Unix seconds a session may carry: 9999-12-31T23:59:59Z, far inside Postgres bigint and JS integers. */
   maxUnixSeconds: 253402300799,
+  /** A message's `name` and a tool's function name: what the OpenAI API accepts, plus `.` and `:`. */
+  nameMaxLength: 64,
+  toolCallsPerMessage: 32,
+  toolCallIdMaxLength: 128,
+  toolArgumentsMaxBytes: 32 * 1024,
+  /** One step (appendMessages): bounded so the command, and the transcript it adds, stay far below Temporal's 2 MB. */
+  stepMaxMessages: 64,
+  stepMaxBytes: 512 * 1024,
+  /** A session's own window: at most this many messages, and never more bytes than 20 full-size messages. */
+  windowMaxMessages: 200,
+  windowMaxBytes: 20 * 32 * 1024,
+  /** Transcript pages. */
+  transcriptDefaultLimit: 100,
+  transcriptMaxLimit: 500,
 } as const;
 
-export type Role = 'user' | 'assistant' | 'system';
-export const ROLES: readonly Role[] = ['user', 'assistant', 'system'];
+export type Role = 'user' | 'assistant' | 'system' | 'tool';
+export const ROLES: readonly Role[] = ['user', 'assistant', 'system', 'tool'];
+
+/** A call the model made, in the OpenAI chat shape; `arguments` is the model's text (JSON, usually), kept as sent. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
 
 export interface Message {
   role: Role;
+  /** May be empty on an assistant message with tool calls and on a tool message; otherwise 1 character or more. */
   content: string;
+  /** The participant's name (optional, any role). */
+  name?: string;
+  /** Assistant messages only: the calls the model made. */
+  toolCalls?: ToolCall[];
+  /** Tool messages only (required there): the id of the call this message answers. */
+  toolCallId?: string;
+}
+
+/** A session's own window and transcript; every field optional (absent: the default). */
+export interface SessionSettings {
+  /** The window keeps at most this many messages (default MAX_MESSAGES_PER_SESSION). */
+  windowMessages?: number;
+  /** ... and at most this many bytes of content and tool arguments (UTF-8; default: no budget of its own). */
+  windowBytes?: number;
+  /** Keep every message that enters the window in Postgres, in order (default false). */
+  transcript?: boolean;
 }
 
 /** A JSON object; numbers stay numbers. */
@@ -53,6 +98,8 @@ export interface ConversationContext {
   createdAt: number;
   /** Unix seconds. */
   updatedAt: number;
+  /** The session's window and transcript settings; absent when all are the defaults. */
+  settings?: SessionSettings;
 }
 
 export interface SessionSummary {
@@ -75,6 +122,25 @@ export interface SessionPage {
   nextCursor?: string;
 }
 
+/** One message of a transcript and the version that brought it in. */
+export interface TranscriptEntry {
+  version: number;
+  message: Message;
+}
+
+/** A page of a transcript, oldest first; `nextCursor` is absent on the last page (for now: it is append-only). */
+export interface TranscriptPage {
+  entries: TranscriptEntry[];
+  nextCursor?: string;
+}
+
+export interface TranscriptOptions {
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  /** Entries per page: 1..500, default 100. */
+  limit?: number;
+}
+
 /** Result of an applied command: the context after it and its version. */
 export interface CommandResult {
   context: ConversationContext;
@@ -86,6 +152,15 @@ export interface CommandResult {
 export interface WireMessage {
   role: Role;
   content: string;
+  name?: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+}
+
+export interface WireSettings {
+  window_messages?: number;
+  window_bytes?: number;
+  transcript?: boolean;
 }
 
 export interface WireContext {
@@ -96,6 +171,8 @@ export interface WireContext {
   metadata: Metadata;
   created_at: number;
   updated_at: number;
+  /** Absent when every setting is the default. */
+  settings?: WireSettings;
 }
 
 export interface WireSummary {
@@ -106,27 +183,84 @@ export interface WireSummary {
 }
 
 export function toWireContext(c: ConversationContext): WireContext {
+  const settings = c.settings && toWireSettings(c.settings);
   return {
     session_id: c.sessionId,
     user_id: c.userId,
     agent_type: c.agentType,
-    messages: c.messages.map((m) => ({ role: m.role, content: m.content })),
+    messages: c.messages.map(toWireMessage),
     metadata: { ...c.metadata },
     created_at: c.createdAt,
     updated_at: c.updatedAt,
+    ...(settings ? { settings } : {}),
   };
 }
 
 export function fromWireContext(w: WireContext): ConversationContext {
+  const settings = w.settings && fromWireSettings(w.settings);
   return {
     sessionId: w.session_id,
     userId: w.user_id,
     agentType: w.agent_type ?? '',
-    messages: (w.messages ?? []).map((m) => ({ role: m.role, content: m.content })),
+    messages: (w.messages ?? []).map(fromWireMessage),
     metadata: { ...(w.metadata ?? {}) },
     createdAt: w.created_at,
     updatedAt: w.updated_at,
+    ...(settings ? { settings } : {}),
   };
+}
+
+/** A message in the wire form (snake_case); optional fields only when set. Always a copy. */
+export function toWireMessage(m: Message): WireMessage {
+  const w: WireMessage = { role: m.role, content: m.content };
+  if (m.name !== undefined) w.name = m.name;
+  if (m.toolCalls !== undefined) w.tool_calls = m.toolCalls.map(copyToolCall);
+  if (m.toolCallId !== undefined) w.tool_call_id = m.toolCallId;
+  return w;
+}
+
+/** The other direction; raw fields are passed on untouched, so validation (not this) reports a bad one. */
+export function fromWireMessage(w: WireMessage): Message {
+  const m: Message = { role: w?.role, content: w?.content };
+  if (w?.name !== undefined) m.name = w.name;
+  if (w?.tool_calls !== undefined)
+    m.toolCalls = Array.isArray(w.tool_calls) ? w.tool_calls.map(copyToolCall) : w.tool_calls;
+  if (w?.tool_call_id !== undefined) m.toolCallId = w.tool_call_id;
+  return m;
+}
+
+/** Settings with only the fields that are set, or undefined when none is. */
+export function toWireSettings(s: SessionSettings): WireSettings | undefined {
+  const w: WireSettings = {};
+  if (s.windowMessages !== undefined) w.window_messages = s.windowMessages;
+  if (s.windowBytes !== undefined) w.window_bytes = s.windowBytes;
+  if (s.transcript !== undefined) w.transcript = s.transcript;
+  return Object.keys(w).length > 0 ? w : undefined;
+}
+
+export function fromWireSettings(w: WireSettings): SessionSettings | undefined {
+  const s: SessionSettings = {};
+  if (w?.window_messages !== undefined) s.windowMessages = w.window_messages;
+  if (w?.window_bytes !== undefined) s.windowBytes = w.window_bytes;
+  if (w?.transcript !== undefined) s.transcript = w.transcript;
+  return Object.keys(s).length > 0 ? s : undefined;
+}
+
+/** A tool call copied field by field (a malformed one is copied as it is, for validation to refuse). */
+function copyToolCall(call: ToolCall): ToolCall {
+  if (typeof call !== 'object' || call === null) return call;
+  const fn = call.function;
+  return {
+    id: call.id,
+    type: call.type,
+    function:
+      typeof fn === 'object' && fn !== null ? { name: fn.name, arguments: fn.arguments } : (fn as never),
+  };
+}
+
+/** A message copied field by field: the copy shares nothing with the original. */
+export function copyMessage(m: Message): Message {
+  return fromWireMessage(toWireMessage(m));
 }
 
 export function toWireSummary(s: SessionSummary): WireSummary {
@@ -140,11 +274,13 @@ export function toWireSummary(s: SessionSummary): WireSummary {
 
 /** A deep copy: callers never share arrays or maps with a service's state. */
 export function copyContext(c: ConversationContext): ConversationContext {
-  return {
+  const copy: ConversationContext = {
     ...c,
-    messages: c.messages.map((m) => ({ ...m })),
+    messages: c.messages.map(copyMessage),
     metadata: structuredCloneJson(c.metadata),
   };
+  if (c.settings) copy.settings = { ...c.settings };
+  return copy;
 }
 
 function structuredCloneJson<T>(value: T): T {

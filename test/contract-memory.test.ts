@@ -5,6 +5,7 @@ import { InMemorySessionService, decodeListCursor, encodeListCursor } from '../s
 import { SessionRecovery } from '../src/recovery';
 import { type SessionService, isCommandCapable } from '../src/service';
 import { LIMITS } from '../src/types';
+import { describeAgentSessionContract } from './support/agent-contract';
 import { type ContractHarness, describeSessionServiceContract, makeContext } from './support/contract';
 import { describeRecoveryContract } from './support/recovery-contract';
 
@@ -35,6 +36,7 @@ async function plainHarness(): Promise<ContractHarness> {
 describeSessionServiceContract('InMemorySessionService', memoryHarness);
 describeRecoveryContract('InMemorySessionService (commands)', memoryHarness);
 describeRecoveryContract('InMemorySessionService (read-modify-write)', plainHarness);
+describeAgentSessionContract('InMemorySessionService', memoryHarness, { transcript: true, watch: true });
 
 describe('InMemorySessionService', () => {
   const T = 1_700_000_000;

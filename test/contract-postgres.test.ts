@@ -1,6 +1,7 @@
 // Runs the SessionService and SessionRecovery contract suites against PostgresSessionStore, with and without
 // its cache; SessionRecovery takes the reference's load → change → save path on it (the store has no execute).
 import { createPool, insertSnapshotsRaw, LruSessionCache, PostgresSessionStore } from '../src/postgres';
+import { describeAgentSessionContract } from './support/agent-contract';
 import { type ContractHarness, describeSessionServiceContract } from './support/contract';
 import { describeRecoveryContract } from './support/recovery-contract';
 import { createTestDatabase } from './support/stack';
@@ -28,3 +29,8 @@ function postgresHarness(withCache: boolean): () => Promise<ContractHarness> {
 describeSessionServiceContract('PostgresSessionStore', postgresHarness(false));
 describeSessionServiceContract('PostgresSessionStore with LruSessionCache', postgresHarness(true));
 describeRecoveryContract('PostgresSessionStore (read-modify-write)', postgresHarness(true));
+// Watching needs a single writer to order changes: the direct store has none.
+describeAgentSessionContract('PostgresSessionStore with LruSessionCache', postgresHarness(true), {
+  transcript: true,
+  watch: false,
+});

@@ -30,7 +30,7 @@ afterAll(async () => {
   await db.drop();
 });
 beforeEach(async () => {
-  await pool.query('TRUNCATE conversation_context');
+  await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
 });
 
 function ctx(sessionId: string, over: Partial<ConversationContext> = {}): ConversationContext {
@@ -59,6 +59,7 @@ describe('migrate', () => {
       'create-migrations-table',
       'create_conversation_context',
       'session_fence',
+      'session_transcript',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
@@ -184,7 +185,7 @@ describe('listSummaries', () => {
   });
 
   it('defaults a non-positive limit to 20 and caps at 200', async () => {
-    await pool.query('TRUNCATE conversation_context');
+    await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
     await insertSnapshotsRaw(
       pool,
       Array.from({ length: 250 }, (_, i) => ctx(`s${String(i).padStart(3, '0')}`, { updatedAt: 1000 + i })),
@@ -199,7 +200,7 @@ describe('listSummaries', () => {
   });
 
   it('pages with the cursor cover every row exactly once, in order', async () => {
-    await pool.query('TRUNCATE conversation_context');
+    await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
     // Many ties on updated_at, so pages split inside a run of equal timestamps.
     const all = Array.from({ length: 137 }, (_, i) => ctx(`p-${i}`, { updatedAt: 5000 + (i % 9) }));
     await insertSnapshotsRaw(pool, all);

@@ -19,7 +19,7 @@ afterAll(async () => {
   await db.drop();
 });
 beforeEach(async () => {
-  await pool.query('TRUNCATE conversation_context');
+  await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
 });
 
 /** An LruSessionCache that records calls, to tell hits from misses. */

@@ -4,16 +4,23 @@ import fs from 'node:fs';
 import type { UpdateDefinition } from '@temporalio/common';
 import path from 'node:path';
 import { FAILURE_TYPES } from '../src/errors';
-import type { WireContext } from '../src/types';
+import type { ToolCall, WireContext, WireMessage, WireSettings } from '../src/types';
+import { CHANGE_TYPES } from '../src/session-changes';
 import { SEARCH_ATTRIBUTES } from '../src/runtime/dev-server';
 import { DEFAULT_TASK_QUEUE } from '../src/config';
 import * as messages from '../workflows/messages';
 import type {
   ActorStatus,
   AppendMessageArgs,
+  AppendMessagesArgs,
+  AwaitChangesArgs,
+  ChangesAnswer,
+  ConfigureSessionArgs,
   EmptyArgs,
   AppendTurnArgs,
   CommandAck,
+  ForkSessionArgs,
+  TranscriptBatch,
   RecoverSessionArgs,
   SaveContextArgs,
   SessionActorInput,
@@ -41,27 +48,53 @@ const EXPECTED = {
   updates: {
     saveContext: {
       args: ['context', 'expected_user_id', 'turn_id'],
-      context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at'],
+      context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at', 'settings'],
     },
-    recoverSession: { args: ['user_id', 'agent_type', 'expected_user_id', 'turn_id'] },
-    appendMessage: { args: ['role', 'content', 'expected_user_id', 'turn_id'] },
+    recoverSession: { args: ['user_id', 'agent_type', 'settings', 'expected_user_id', 'turn_id'] },
+    appendMessage: {
+      args: ['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'expected_user_id', 'turn_id'],
+    },
     appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'turn_id'] },
+    appendMessages: { args: ['messages', 'agent_type', 'expected_user_id', 'turn_id'] },
     clearMessages: { args: ['expected_user_id', 'turn_id'] },
     updateMetadata: { args: ['metadata', 'expected_user_id', 'turn_id'] },
+    configureSession: { args: ['settings', 'expected_user_id', 'turn_id'] },
+    forkSession: {
+      args: ['from_session_id', 'from_version', 'context', 'expected_user_id', 'turn_id'],
+      context: ['user_id', 'messages', 'metadata', 'agent_type', 'settings'],
+    },
     deleteSession: { args: ['expected_user_id'], answer: ['deleted', 'run_id'] },
     expireSession: { args: ['cutoff'], answer: ['expired', 'run_id'] },
+    awaitChanges: {
+      args: ['after_version', 'wait_ms', 'expected_user_id'],
+      answer: ['version', 'born_version', 'changes', 'reconnect'],
+    },
   },
   ack: ['version', 'context'],
   signals: {
     turn: { args: ['turn_id', 'user', 'assistant', 'agent_type', 'user_id', 'expected_user_id'] },
   },
-  queries: { context: {}, recentMessages: {}, turnStatus: {}, status: {} },
+  queries: { context: {}, recentMessages: {}, snapshot: {}, turnStatus: {}, status: {} },
   status: ['exists', 'version', 'persisted_version', 'commands_this_run', 'closing', 'state', 'failure'],
-  context: ['session_id', 'user_id', 'agent_type', 'messages', 'metadata', 'created_at', 'updated_at'],
+  context: [
+    'session_id',
+    'user_id',
+    'agent_type',
+    'messages',
+    'metadata',
+    'created_at',
+    'updated_at',
+    'settings',
+  ],
+  message: ['role', 'content', 'name', 'tool_calls', 'tool_call_id'],
+  toolCall: ['id', 'type', 'function'],
+  settings: ['window_messages', 'window_bytes', 'transcript'],
+  changeTypes: ['session', 'appended', 'cleared', 'metadata', 'deleted'],
   failureTypes: [
     'ValidationError',
     'SessionNotFoundError',
     'SessionConflictError',
+    'SessionExistsError',
     'ActorClosing',
     'UnprocessedUpdate',
     'SessionStorageFailed',
@@ -74,6 +107,7 @@ const EXPECTED = {
 
 // Complete examples of every payload, typed with the exported interfaces: `Required<>` makes tsc fail when a
 // field is added, and the object literal fails when one is removed or renamed. Their keys are what we compare.
+const settings: Required<WireSettings> = { window_messages: 20, window_bytes: 1, transcript: true };
 const context: Required<WireContext> = {
   session_id: 's',
   user_id: 1,
@@ -82,13 +116,45 @@ const context: Required<WireContext> = {
   metadata: {},
   created_at: 0,
   updated_at: 0,
+  settings,
+};
+const toolCall: Required<ToolCall> = { id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } };
+const wireMessage: Required<WireMessage> = {
+  role: 'tool',
+  content: 'x',
+  name: 'n',
+  tool_calls: [toolCall],
+  tool_call_id: 'c',
 };
 const message: Required<AppendMessageArgs> = {
-  role: 'user',
-  content: 'x',
+  ...wireMessage,
   expected_user_id: 1,
   turn_id: 't',
 };
+const stepArgs: Required<AppendMessagesArgs> = {
+  messages: [],
+  agent_type: '',
+  expected_user_id: 1,
+  turn_id: 't',
+};
+const configureArgs: Required<ConfigureSessionArgs> = { settings, expected_user_id: 1, turn_id: 't' };
+const forkArgs: Required<ForkSessionArgs> = {
+  from_session_id: 's',
+  from_version: 1,
+  context: { user_id: 1, messages: [], metadata: {} },
+  expected_user_id: 1,
+  turn_id: 't',
+};
+const forkContext: Required<ForkSessionArgs['context']> = {
+  user_id: 1,
+  messages: [],
+  metadata: {},
+  agent_type: '',
+  settings,
+};
+const watchArgs: Required<AwaitChangesArgs> = { after_version: 0, wait_ms: 0, expected_user_id: 1 };
+const watchAnswer: Required<ChangesAnswer> = { version: 1, born_version: 1, changes: [], reconnect: true };
+const batch: Required<TranscriptBatch> = { version: 1, messages: [] };
 const clearArgs: Required<EmptyArgs> = { expected_user_id: 1, turn_id: 't' };
 const input: Required<SessionActorInput> = {
   session_id: 's',
@@ -97,7 +163,7 @@ const input: Required<SessionActorInput> = {
   remember_turn_ids: 1,
   persist_delay_ms: 1,
   persist_every: 1,
-  carried: { snapshot: null, persisted_version: 0, turns: [] },
+  carried: { snapshot: null, persisted_version: 0, turns: [], transcript: [batch] },
 };
 const result: Required<SessionActorResult> = {
   reason: 'idle',
@@ -115,10 +181,12 @@ const saveContext: Required<SaveContextArgs['context']> = {
   metadata: {},
   agent_type: '',
   created_at: 0,
+  settings,
 };
 const recover: Required<RecoverSessionArgs> = {
   user_id: 1,
   agent_type: '',
+  settings,
   expected_user_id: 1,
   turn_id: 't',
 };
@@ -210,6 +278,16 @@ describe('actor protocol v1', () => {
     expect(keys(deleteAnswer)).toEqual(EXPECTED.updates.deleteSession.answer);
     expect(keys(expireAnswer)).toEqual(EXPECTED.updates.expireSession.answer);
     expect(keys(clearArgs)).toEqual(EXPECTED.updates.clearMessages.args);
+    expect(keys(wireMessage)).toEqual(EXPECTED.message);
+    expect(keys(toolCall)).toEqual(EXPECTED.toolCall);
+    expect(keys(settings)).toEqual(EXPECTED.settings);
+    expect(keys(stepArgs)).toEqual(EXPECTED.updates.appendMessages.args);
+    expect(keys(configureArgs)).toEqual(EXPECTED.updates.configureSession.args);
+    expect(keys(forkArgs)).toEqual(EXPECTED.updates.forkSession.args);
+    expect(keys(forkContext)).toEqual(EXPECTED.updates.forkSession.context);
+    expect(keys(watchArgs)).toEqual(EXPECTED.updates.awaitChanges.args);
+    expect(keys(watchAnswer)).toEqual(EXPECTED.updates.awaitChanges.answer);
+    expect([...CHANGE_TYPES]).toEqual(EXPECTED.changeTypes);
     expect(keys(turnSignalArgs)).toEqual(EXPECTED.signals.turn.args);
     expect(keys(ack)).toEqual(EXPECTED.ack);
     expect(keys(status)).toEqual(EXPECTED.status);
@@ -237,6 +315,9 @@ describe('actor protocol v1', () => {
       ...Object.keys(EXPECTED.queries),
       ...EXPECTED.status,
       ...EXPECTED.context,
+      ...EXPECTED.message,
+      ...EXPECTED.settings,
+      ...EXPECTED.changeTypes,
       ...EXPECTED.failureTypes,
       ...Object.keys(EXPECTED.searchAttributes),
       EXPECTED.ephemeralUpdateIdPrefix,

@@ -1,9 +1,25 @@
-// The session actor's plain, serialisable state: the snapshot, what Postgres has, the remembered turn ids, and the
-// versions that fence a deletion. No Temporal APIs here: the workflow hands commands to it, continue-as-new carries it.
-import { SessionCommand, SessionSnapshot, applyCommand, nowSeconds } from '../src/session-rules';
-import { fromWireContext, toWireContext } from '../src/types';
+// The session actor's plain, serialisable state: the snapshot, what Postgres has, the remembered turn ids, the
+// versions that fence a deletion, the transcript not yet written and the recent changes watchers are answered from.
+// No Temporal APIs here: the workflow hands commands to it, continue-as-new carries it.
+import { StorageError } from '../src/errors';
+import { ChangeLog, changeOf } from '../src/session-changes';
+import {
+  SessionCommand,
+  SessionSnapshot,
+  applyCommand,
+  messageBytes,
+  nowSeconds,
+} from '../src/session-rules';
+import { type Message, fromWireContext, fromWireMessage, toWireContext, toWireMessage } from '../src/types';
 import type { ClaimAnswer } from './lifecycle';
-import type { CarriedState, TurnOutcome, TurnSignalArgs } from './messages';
+import type { CarriedState, TranscriptBatch, TurnOutcome, TurnSignalArgs } from './messages';
+
+/**
+ * Transcript text the actor holds while Postgres is behind (down, or slower than the commands). Past it, commands
+ * that add to the transcript are refused as retryable until Postgres catches up: with the snapshot, this is what a
+ * snapshot write and a continue-as-new carry, and both must stay well below Temporal's 2 MB payload limit.
+ */
+export const TRANSCRIPT_BACKLOG_MAX_BYTES = 512 * 1024;
 
 export class ActorState {
   snapshot: SessionSnapshot | null = null;
@@ -20,7 +36,12 @@ export class ActorState {
   corrupt: { userId: number; version: number; updatedAt: number } | null = null;
   /** Durable turns received after a removal in this run: the next run applies them, as a new session. */
   readonly handedOver: TurnSignalArgs[];
+  /** The recent changes, for watchers (not carried: a watcher further behind gets the whole session). */
+  readonly changes = new ChangeLog();
   private readonly turns: Map<string, TurnOutcome>;
+  /** Transcript messages not yet in Postgres, by version, oldest first. */
+  private backlog: { version: number; messages: Message[] }[] = [];
+  private backlogBytes = 0;
 
   constructor(
     readonly sessionId: string,
@@ -37,6 +58,7 @@ export class ActorState {
       this.persistedVersion = carried.persisted_version;
       this.bornVersion = carried.born_version ?? 1;
       this.floorVersion = carried.floor_version ?? 0;
+      for (const b of carried.transcript ?? []) this.addToBacklog(b.version, b.messages.map(fromWireMessage));
     }
   }
 
@@ -66,16 +88,40 @@ export class ActorState {
     }
   }
 
-  /** Applies one command through the rules; throws SessionError subclasses for caller mistakes, changing nothing. */
+  /**
+   * Applies one command through the rules; throws SessionError subclasses for caller mistakes, and StorageError
+   * (retryable) while the transcript backlog is full, changing nothing.
+   */
   apply(command: SessionCommand, nowMs: number): { snapshot: SessionSnapshot; changed: boolean } {
     const result = applyCommand(this.sessionId, this.snapshot, command, nowSeconds(nowMs), this.floorVersion);
     if (result.changed) {
+      const entered = result.transcribed ?? [];
+      const bytes = entered.reduce((n, m) => n + messageBytes(m), 0);
+      if (this.backlogBytes > 0 && this.backlogBytes + bytes > TRANSCRIPT_BACKLOG_MAX_BYTES)
+        throw new StorageError(`session ${this.sessionId}: its transcript waits for Postgres; retry shortly`);
+      if (entered.length > 0) this.addToBacklog(result.snapshot.version, entered);
       if (!this.snapshot) this.bornVersion = result.snapshot.version;
       this.snapshot = result.snapshot;
       this.commandsThisRun++;
       this.lastActivityMs = nowMs;
+      this.changes.record(changeOf(command, result.snapshot));
     }
     return result;
+  }
+
+  private addToBacklog(version: number, messages: Message[]): void {
+    this.backlog.push({ version, messages });
+    this.backlogBytes += messages.reduce((n, m) => n + messageBytes(m), 0);
+  }
+
+  /** The transcript messages the next snapshot write carries. */
+  transcriptBacklog(): TranscriptBatch[] {
+    return this.backlog.map((b) => ({ version: b.version, messages: b.messages.map(toWireMessage) }));
+  }
+
+  /** How many transcript messages wait for Postgres. */
+  get transcriptPending(): number {
+    return this.backlog.reduce((n, b) => n + b.messages.length, 0);
   }
 
   /** The session is gone from Postgres (runs before the lifecycle machine: versions restarted). */
@@ -95,6 +141,10 @@ export class ActorState {
     this.floorVersion = floor;
     this.persistedVersion = floor;
     this.turns.clear();
+    // The session's transcript rows went with it; nothing of this incarnation may be written any more.
+    this.backlog = [];
+    this.backlogBytes = 0;
+    this.changes.clear();
   }
 
   /** The highest version this session has had, written or not. */
@@ -127,8 +177,12 @@ export class ActorState {
     return this.snapshot ? this.snapshot.version - this.persistedVersion : 0;
   }
 
+  /** Postgres holds `version` and the transcript up to it. */
   markPersisted(version: number): void {
     this.persistedVersion = Math.max(this.persistedVersion, version);
+    const written = this.backlog.filter((b) => b.version <= version);
+    this.backlog = this.backlog.filter((b) => b.version > version);
+    for (const b of written) this.backlogBytes -= b.messages.reduce((n, m) => n + messageBytes(m), 0);
   }
 
   turnOutcome(turnId: string): TurnOutcome | undefined {
@@ -153,6 +207,7 @@ export class ActorState {
       born_version: this.bornVersion,
       floor_version: this.floorVersion,
       ...(this.handedOver.length > 0 ? { handed_over: [...this.handedOver] } : {}),
+      ...(this.backlog.length > 0 ? { transcript: this.transcriptBacklog() } : {}),
     };
   }
 
@@ -160,8 +215,14 @@ export class ActorState {
   details(): string {
     if (!this.snapshot) return 'no session';
     const c = this.snapshot.context;
+    // Tool calls by count and function name: the names are the agent's tools, never the user's text.
+    const calls = c.messages.flatMap((m) => (m.toolCalls ?? []).map((call) => call.function.name));
+    const tools =
+      calls.length > 0
+        ? ` · **tool calls** ${calls.length} (${[...new Set(calls)].slice(0, 5).join(', ')})`
+        : '';
     return (
-      `**user** ${c.userId} · **agent** ${c.agentType || '–'} · **messages** ${c.messages.length} · ` +
+      `**user** ${c.userId} · **agent** ${c.agentType || '–'} · **messages** ${c.messages.length}${tools} · ` +
       `**version** ${this.snapshot.version} · **last activity** ${new Date(c.updatedAt * 1000).toISOString()}`
     );
   }

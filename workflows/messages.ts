@@ -1,7 +1,8 @@
 // The session actor's public message contract: workflow type, id scheme, every update, signal and query with
 // its JSON payload (snake_case, Temporal's default JSON converter). Any Temporal SDK can speak it; see docs/actor-protocol.md.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Metadata, WireContext, WireMessage } from '../src/types';
+import type { WireSessionChange } from '../src/session-changes';
+import type { Metadata, WireContext, WireMessage, WireSettings } from '../src/types';
 
 export const PROTOCOL_VERSION = 1;
 export const SESSION_WORKFLOW_TYPE = 'sessionActor';
@@ -35,6 +36,14 @@ export interface CarriedState {
   floor_version?: number;
   /** Durable turns received after the session was removed: the next run applies them first, as a new session. */
   handed_over?: TurnSignalArgs[];
+  /** Transcript messages not yet written to Postgres, by the version that brought them. */
+  transcript?: TranscriptBatch[];
+}
+
+/** Messages that entered a session's transcript with one version. */
+export interface TranscriptBatch {
+  version: number;
+  messages: WireMessage[];
 }
 
 export type TurnOutcome =
@@ -77,11 +86,13 @@ export type EmptyArgs = CommandMeta;
 // ---- updates (the "applied" acknowledgement: validated, applied, answered) ----------------------------
 export interface SaveContextArgs extends CommandMeta {
   context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> &
-    Partial<Pick<WireContext, 'agent_type' | 'created_at'>>;
+    Partial<Pick<WireContext, 'agent_type' | 'created_at' | 'settings'>>;
 }
 export interface RecoverSessionArgs extends CommandMeta {
   user_id: number;
   agent_type?: string;
+  /** Settings of a session this creates (an existing session is left as it is). */
+  settings?: WireSettings;
 }
 export type AppendMessageArgs = WireMessage & CommandMeta;
 export interface AppendTurnArgs extends CommandMeta {
@@ -91,6 +102,22 @@ export interface AppendTurnArgs extends CommandMeta {
 }
 export interface UpdateMetadataArgs extends CommandMeta {
   metadata: Metadata;
+}
+/** One agent step: its messages in order (tool results after the calls they answer), applied as one version. */
+export interface AppendMessagesArgs extends CommandMeta {
+  messages: WireMessage[];
+  agent_type?: string;
+}
+/** The session's settings, replaced whole (absent fields: the defaults). */
+export interface ConfigureSessionArgs extends CommandMeta {
+  settings: WireSettings;
+}
+/** Creates this session as a copy of `from_session_id` at `from_version` (its context); fails when it exists. */
+export interface ForkSessionArgs extends CommandMeta {
+  from_session_id: string;
+  from_version: number;
+  context: Pick<WireContext, 'user_id' | 'messages' | 'metadata'> &
+    Partial<Pick<WireContext, 'agent_type' | 'settings'>>;
 }
 export interface ExpireSessionArgs {
   cutoff: number;
@@ -109,12 +136,35 @@ export const appendMessageUpdate = defineUpdate<CommandAck, [AppendMessageArgs]>
 export const appendTurnUpdate = defineUpdate<CommandAck, [AppendTurnArgs]>('appendTurn');
 export const clearMessagesUpdate = defineUpdate<CommandAck, [EmptyArgs]>('clearMessages');
 export const updateMetadataUpdate = defineUpdate<CommandAck, [UpdateMetadataArgs]>('updateMetadata');
+export const appendMessagesUpdate = defineUpdate<CommandAck, [AppendMessagesArgs]>('appendMessages');
+export const configureSessionUpdate = defineUpdate<CommandAck, [ConfigureSessionArgs]>('configureSession');
+export const forkSessionUpdate = defineUpdate<CommandAck, [ForkSessionArgs]>('forkSession');
 /** Deletes the session through its single writer (leaving a tombstone); the actor then completes. */
 export const deleteSessionUpdate = defineUpdate<{ deleted: boolean } & RemovalAck, [Owned]>('deleteSession');
 /** Expires the session if its updated_at is still strictly below `cutoff` (Unix seconds); the actor then completes. */
 export const expireSessionUpdate = defineUpdate<{ expired: boolean } & RemovalAck, [ExpireSessionArgs]>(
   'expireSession',
 );
+
+// ---- watching (a long-poll: answered at once when there are changes, else when one comes or the wait ends) ----
+export interface AwaitChangesArgs extends Owned {
+  /** The last version the watcher has; absent: answer the whole session at its version at once. */
+  after_version?: number;
+  /** How long to wait for a change, 0..60000 ms (default 30000). */
+  wait_ms?: number;
+}
+export interface ChangesAnswer {
+  /** The session's version now. */
+  version: number;
+  /** The version this incarnation was created at: a watcher that saw an older incarnation has seen it deleted. */
+  born_version: number;
+  /** In version order; a `session` change when the ones asked for are no longer known; `deleted` last. */
+  changes: WireSessionChange[];
+  /** The run is ending: ask again (the next run answers). */
+  reconnect?: boolean;
+}
+/** Not a command: it changes nothing and is not queued; it counts towards the run's size like one. */
+export const awaitChangesUpdate = defineUpdate<ChangesAnswer, [AwaitChangesArgs]>('awaitChanges');
 
 // ---- signals (the "durable" acknowledgement: persisted by Temporal, applied once by turn id) -----------
 export interface TurnSignalArgs extends Owned {
@@ -132,7 +182,10 @@ export const turnSignal = defineSignal<[TurnSignalArgs]>('turn');
 
 // ---- queries ---------------------------------------------------------------------------------------------
 export const contextQuery = defineQuery<WireContext | null>('context');
-export const recentMessagesQuery = defineQuery<WireMessage[] | null, [number]>('recentMessages');
+/** `[n]` or `[n, max_bytes]`: the last n messages, within max_bytes of text when given. */
+export const recentMessagesQuery = defineQuery<WireMessage[] | null, [number, number?]>('recentMessages');
+/** The session and its version, read together (fork reads its source with it). */
+export const snapshotQuery = defineQuery<{ version: number; context: WireContext } | null>('snapshot');
 export const turnStatusQuery = defineQuery<TurnOutcome | { status: 'unknown' }, [string]>('turnStatus');
 export interface ActorStatus {
   exists: boolean;

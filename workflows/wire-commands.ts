@@ -3,12 +3,23 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { FAILURE_TYPES, SessionError } from '../src/errors';
 import type { SessionCommand } from '../src/session-rules';
-import type { Metadata } from '../src/types';
+import {
+  type Metadata,
+  type WireMessage,
+  type WireSettings,
+  fromWireMessage,
+  fromWireSettings,
+  toWireMessage,
+  toWireSettings,
+} from '../src/types';
 import type { UpdateDefinition } from '@temporalio/common';
 import {
   AppendMessageArgs,
+  AppendMessagesArgs,
   AppendTurnArgs,
+  ConfigureSessionArgs,
   EmptyArgs,
+  ForkSessionArgs,
   Owned,
   SESSION_STORAGE_FAILED,
   CommandAck,
@@ -16,8 +27,11 @@ import {
   SaveContextArgs,
   UpdateMetadataArgs,
   appendMessageUpdate,
+  appendMessagesUpdate,
   appendTurnUpdate,
   clearMessagesUpdate,
+  configureSessionUpdate,
+  forkSessionUpdate,
   recoverSessionUpdate,
   saveContextUpdate,
   updateMetadataUpdate,
@@ -27,6 +41,19 @@ import {
 const owner = (a: Owned | null | undefined): { expectedUserId?: number } =>
   a?.expected_user_id === undefined ? {} : { expectedUserId: a.expected_user_id };
 
+/** Wire messages as the rules take them; a value that is not an array is passed on for validation to refuse. */
+const messagesOf = (raw: unknown) =>
+  (Array.isArray(raw) ? raw.map((m: WireMessage) => fromWireMessage(m)) : raw) as ReturnType<
+    typeof fromWireMessage
+  >[];
+/** Wire settings as the rules take them (an empty object is the defaults). */
+const settingsOf = (raw: WireSettings | undefined) =>
+  raw === undefined
+    ? undefined
+    : typeof raw === 'object' && raw !== null
+      ? (fromWireSettings(raw) ?? {})
+      : (raw as never);
+
 export const wireCommands = {
   save: (sessionId: string, a: SaveContextArgs): SessionCommand => ({
     ...owner(a),
@@ -35,22 +62,50 @@ export const wireCommands = {
       sessionId,
       userId: a?.context?.user_id,
       agentType: a?.context?.agent_type ?? '',
-      messages: a?.context?.messages,
+      messages: a?.context?.messages === undefined ? undefined : messagesOf(a.context.messages),
       metadata: a?.context?.metadata,
       createdAt: a?.context?.created_at ?? 0,
       updatedAt: 0,
-    },
+      ...(a?.context?.settings === undefined ? {} : { settings: settingsOf(a.context.settings) }),
+    } as never,
   }),
   recover: (a: RecoverSessionArgs): SessionCommand => ({
     ...owner(a),
     type: 'recover',
     userId: a?.user_id,
     agentType: a?.agent_type,
+    ...(a?.settings === undefined ? {} : { settings: settingsOf(a.settings) }),
   }),
   appendMessage: (a: AppendMessageArgs): SessionCommand => ({
     ...owner(a),
     type: 'appendMessage',
-    message: { role: a?.role, content: a?.content },
+    message: fromWireMessage(a ?? ({} as WireMessage)),
+  }),
+  appendMessages: (a: AppendMessagesArgs): SessionCommand => ({
+    ...owner(a),
+    type: 'appendMessages',
+    messages: messagesOf(a?.messages),
+    agentType: a?.agent_type,
+  }),
+  configure: (a: ConfigureSessionArgs): SessionCommand => ({
+    ...owner(a),
+    type: 'configure',
+    settings: settingsOf(a?.settings) as never,
+  }),
+  fork: (sessionId: string, a: ForkSessionArgs): SessionCommand => ({
+    ...owner(a),
+    type: 'fork',
+    from: { sessionId: a?.from_session_id, version: a?.from_version },
+    context: {
+      sessionId,
+      userId: a?.context?.user_id,
+      agentType: a?.context?.agent_type ?? '',
+      messages: messagesOf(a?.context?.messages ?? []),
+      metadata: a?.context?.metadata,
+      createdAt: 0,
+      updatedAt: 0,
+      ...(a?.context?.settings === undefined ? {} : { settings: settingsOf(a.context.settings) }),
+    } as never,
   }),
   appendTurn: (a: AppendTurnArgs): SessionCommand => ({
     ...owner(a),
@@ -76,9 +131,11 @@ export function toFailure(err: unknown): Error {
         ? FAILURE_TYPES.notFound
         : err.code === 'session_conflict'
           ? FAILURE_TYPES.conflict
-          : err.code === 'storage_unavailable'
-            ? SESSION_STORAGE_FAILED
-            : FAILURE_TYPES.validation;
+          : err.code === 'session_exists'
+            ? FAILURE_TYPES.exists
+            : err.code === 'storage_unavailable'
+              ? SESSION_STORAGE_FAILED
+              : FAILURE_TYPES.validation;
     const field = (err as { field?: string }).field;
     return ApplicationFailure.create({
       type,
@@ -89,6 +146,14 @@ export function toFailure(err: unknown): Error {
   }
   // Anything else is a bug in the actor: fail the workflow task so it is retried and visible, not swallowed.
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** `{ settings }` in the wire form when any is set, else nothing. */
+function wireSettings(settings: Parameters<typeof toWireSettings>[0] | undefined): {
+  settings?: WireSettings;
+} {
+  const wire = settings && toWireSettings(settings);
+  return wire ? { settings: wire } : {};
 }
 
 /** The other direction, for clients: the actor's update and wire payload for a command (and its turn id). */
@@ -111,16 +176,42 @@ export function toWireUpdate(
         context: {
           user_id: c.userId,
           agent_type: c.agentType,
-          messages: c.messages,
+          messages: c.messages.map(toWireMessage),
           metadata: c.metadata,
           created_at: c.createdAt,
+          ...wireSettings(c.settings),
         },
       });
     }
     case 'recover':
-      return call(recoverSessionUpdate, { user_id: command.userId, agent_type: command.agentType });
+      return call(recoverSessionUpdate, {
+        user_id: command.userId,
+        agent_type: command.agentType,
+        ...wireSettings(command.settings),
+      });
     case 'appendMessage':
-      return call(appendMessageUpdate, { role: command.message.role, content: command.message.content });
+      return call(appendMessageUpdate, toWireMessage(command.message));
+    case 'appendMessages':
+      return call(appendMessagesUpdate, {
+        messages: command.messages.map(toWireMessage),
+        agent_type: command.agentType,
+      });
+    case 'configure':
+      return call(configureSessionUpdate, { settings: toWireSettings(command.settings) ?? {} });
+    case 'fork': {
+      const c = command.context;
+      return call(forkSessionUpdate, {
+        from_session_id: command.from.sessionId,
+        from_version: command.from.version,
+        context: {
+          user_id: c.userId,
+          agent_type: c.agentType,
+          messages: c.messages.map(toWireMessage),
+          metadata: c.metadata,
+          ...wireSettings(c.settings),
+        },
+      });
+    }
     case 'appendTurn':
       return call(appendTurnUpdate, {
         user: command.user,

@@ -11,20 +11,31 @@ import Fastify, {
   type RawServerDefault,
 } from 'fastify';
 import { type CodecRouteOptions, adminKeyOnly, codecRoutes } from '../codec/routes';
-import type { ApiConfig } from '../config';
+import { type ApiConfig, DEFAULT_SSE_MAX_SECONDS } from '../config';
 import type { Logger } from '../logger';
 import type { Queryable } from '../postgres/snapshots';
-import type { CommandOptions, DeleteOptions } from '../service';
+import type { ChangesAnswer, ChangesOptions, CommandOptions, DeleteOptions, ForkOptions } from '../service';
 import type { TurnOutcome } from '../../workflows/messages';
 import type { SessionCommand } from '../session-rules';
 import type { DurableTurnOptions } from '../temporal/service';
-import type { CommandResult, ConversationContext, ListOptions, SessionPage } from '../types';
+import type {
+  CommandResult,
+  ConversationContext,
+  ListOptions,
+  SessionPage,
+  TranscriptOptions,
+  TranscriptPage,
+} from '../types';
 import { type AckMode, SessionMetrics } from '../metrics';
+import { registerAgentRoutes } from './agent-routes';
 import { ApiKeyRing, type Principal } from './auth';
+import { ChangeFeeds } from './change-feed';
+import { registerEventRoutes } from './event-routes';
 import { errorAnswer, toHttpError } from './errors';
 import { parseJsonBody } from './json-body';
 import { registerOpenApi } from './openapi';
 import { registerOpsRoutes } from './ops-routes';
+import { sessionAccess } from './session-access';
 import { registerSessionRoutes } from './session-routes';
 import { RouteTable, answerClientError, answerFrameworkError, answerUnmatched } from './unmatched';
 import { validatorCompiler } from './validation';
@@ -44,6 +55,10 @@ export interface SessionBackend {
   listSessionsPage(userId: number, limit: number, options?: ListOptions): Promise<SessionPage>;
   deleteSession(sessionId: string, options?: DeleteOptions): Promise<void>;
   cleanupExpired(retentionDays: number): Promise<number>;
+  forkSession(sourceId: string, targetId: string, options?: ForkOptions): Promise<CommandResult>;
+  getTranscript(sessionId: string, options?: TranscriptOptions): Promise<TranscriptPage>;
+  /** One long-poll of the session's changes (the actor's awaitChanges). */
+  changes(sessionId: string, options?: ChangesOptions): Promise<ChangesAnswer>;
 }
 
 export interface AppDeps {
@@ -148,7 +163,17 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   app.setNotFoundHandler(async (request, reply) => answerUnmatched(routes, request, reply));
 
   const turns = (ack: AckMode): void => metrics.recordTurn(ack);
-  registerSessionRoutes(app, { service: deps.service, config, recordTurn: turns });
+  const access = sessionAccess(deps.service, config);
+  registerSessionRoutes(app, { service: deps.service, config, access, recordTurn: turns });
+  registerAgentRoutes(app, { service: deps.service, access });
+  const feeds = new ChangeFeeds((id, options) => deps.service.changes(id, options));
+  app.addHook('onClose', async () => feeds.close());
+  registerEventRoutes(app, {
+    access,
+    feeds,
+    maxStreamSeconds: config.sseMaxSeconds ?? DEFAULT_SSE_MAX_SECONDS,
+    retryAfterSeconds: config.retryAfterSeconds,
+  });
   registerOpsRoutes(app, { ...deps, metrics });
   if (deps.codec) await codecRoutes(app, { ...deps.codec, authenticate: adminKeyOnly(keys) });
   return app;

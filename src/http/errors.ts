@@ -11,6 +11,7 @@ export const HTTP_ERRORS = {
   session_not_found: { status: 404, message: 'session not found' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'method not allowed' },
+  session_exists: { status: 409, message: 'a session with this id exists already' },
   request_timeout: { status: 408, message: 'the request did not arrive in time' },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'send JSON (Content-Type: application/json)' },
@@ -61,6 +62,11 @@ export function toHttpError(
       // eslint-disable-next-line no-fallthrough
       case 'session_conflict':
         return { error: sessionNotFound(sessionId), expected: true };
+      case 'session_exists':
+        return {
+          error: new HttpError('session_exists', 'session_id: a session with this id exists already'),
+          expected: true,
+        };
       case 'too_many_in_flight':
         return { error: new HttpError('too_many_in_flight', undefined, { retryAfter }), expected: true };
       case 'storage_unavailable':

@@ -13,6 +13,10 @@ export const STORABLE_TEXT_PATTERN = '^[^\\u0000]*$';
 export const CURSOR_PATTERN = '^[A-Za-z0-9_-]+$';
 /** Visible ASCII, inner spaces allowed: what an HTTP header carries unchanged (servers trim the ends). */
 export const HEADER_TOKEN_PATTERN = '^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$';
+/** Message names and function names (src/session-rules.ts). */
+export const NAME_PATTERN = '^[A-Za-z0-9_.:-]+$';
+/** Tool call ids: visible ASCII. */
+export const TOOL_CALL_ID_PATTERN = '^[\\x21-\\x7e]+$';
 
 /** Each pattern's rule in words, for validation errors (src/http/validation.ts). */
 export const PATTERN_RULES: Record<string, string> = {
@@ -21,6 +25,8 @@ export const PATTERN_RULES: Record<string, string> = {
   [STORABLE_TEXT_PATTERN]: 'must be valid Unicode without the NUL character',
   [CURSOR_PATTERN]: 'is not a cursor returned by a previous page',
   [HEADER_TOKEN_PATTERN]: 'must be visible ASCII (spaces only inside)',
+  [NAME_PATTERN]: 'may only contain A-Z a-z 0-9 _ . : -',
+  [TOOL_CALL_ID_PATTERN]: 'must be visible ASCII',
 };
 
 const INT32 = { minimum: -2147483648, maximum: 2147483647 };
@@ -50,7 +56,12 @@ const Content = Type.String({
     `1 character to ${LIMITS.messageContentMaxBytes} bytes as UTF-8 (the bytes are the rule: a text within ` +
     `maxLength but over ${LIMITS.messageContentMaxBytes} bytes is 400 invalid_argument). ${STORABLE_TEXT_RULE}`,
 });
-const Role = Type.Union([Type.Literal('user'), Type.Literal('assistant'), Type.Literal('system')]);
+const Role = Type.Union([
+  Type.Literal('user'),
+  Type.Literal('assistant'),
+  Type.Literal('system'),
+  Type.Literal('tool'),
+]);
 
 /**
  * An object that may not carry `constructor.prototype` (refused in every body, with `__proto__`, by the JSON
@@ -96,20 +107,158 @@ const Metadata = Type.Object({}, metadataOptions(METADATA_RULE));
 /** Metadata as the API answers it (it was checked on the way in). */
 const StoredMetadata = Type.Record(Type.String(), Type.Unknown());
 
-export const Message = Type.Object({ role: Role, content: Content }, { additionalProperties: false });
-const StoredMessage = Type.Object({ role: Role, content: Type.String() });
+// ---- messages (the OpenAI chat shape) ------------------------------------------------------------------------
+const Name = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.nameMaxLength,
+  pattern: NAME_PATTERN,
+  description: "The participant's name",
+});
+const ToolCallId = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.toolCallIdMaxLength,
+  pattern: TOOL_CALL_ID_PATTERN,
+  description: 'The id the model gave the call (e.g. call_abc123)',
+});
+/** Content that may be empty: of an assistant message with tool calls, and of a tool result. */
+const OptionalContent = Type.String({ ...Content, minLength: 0 });
+const ToolCall = Type.Object(
+  {
+    id: ToolCallId,
+    type: Type.Literal('function'),
+    function: Type.Object(
+      {
+        name: Type.String({ ...Name, description: 'The function the model called' }),
+        arguments: Type.String({
+          maxLength: LIMITS.toolArgumentsMaxBytes,
+          pattern: STORABLE_TEXT_PATTERN,
+          description:
+            `The arguments as the model wrote them (JSON text, usually; kept as sent), at most ` +
+            `${LIMITS.toolArgumentsMaxBytes} bytes as UTF-8. ${STORABLE_TEXT_RULE}`,
+        }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+const ToolCalls = Type.Array(ToolCall, {
+  minItems: 1,
+  maxItems: LIMITS.toolCallsPerMessage,
+  description: 'The calls the model made; their ids are unique in the window',
+});
+const textMessage = (role: 'user' | 'system' | 'assistant') =>
+  Type.Object(
+    {
+      role: Type.Literal(role),
+      content: Content,
+      name: Type.Optional(Name),
+      ...(role === 'assistant' ? { tool_calls: Type.Optional(ToolCalls) } : {}),
+    },
+    { additionalProperties: false },
+  );
+
+/**
+ * A message as a request carries it: `{role, content, name?}`; an assistant message may carry `tool_calls` (then its
+ * content may be empty) and a `tool` message answers one of them by `tool_call_id`. That call must be in the window
+ * or earlier in the same request (400 invalid_argument otherwise: no schema can say it).
+ */
+export const Message = Type.Union(
+  [
+    textMessage('user'),
+    textMessage('system'),
+    textMessage('assistant'),
+    Type.Object(
+      {
+        role: Type.Literal('assistant'),
+        content: OptionalContent,
+        name: Type.Optional(Name),
+        tool_calls: ToolCalls,
+      },
+      { additionalProperties: false, description: 'An assistant message with tool calls' },
+    ),
+    Type.Object(
+      {
+        role: Type.Literal('tool'),
+        content: OptionalContent,
+        name: Type.Optional(Name),
+        tool_call_id: Type.String({
+          ...ToolCallId,
+          description: 'The id of the tool call this result answers',
+        }),
+      },
+      { additionalProperties: false, description: 'A tool result' },
+    ),
+  ],
+  {
+    description:
+      'A message in the OpenAI chat shape. Send `""` as the content of an assistant message with tool calls where ' +
+      'OpenAI has `null`. A tool message must answer a call in the window or earlier in the same request, once.',
+  },
+);
+const StoredMessage = Type.Object({
+  role: Role,
+  content: Type.String(),
+  name: Type.Optional(Type.String()),
+  tool_calls: Type.Optional(
+    Type.Array(
+      Type.Object({
+        id: Type.String(),
+        type: Type.Literal('function'),
+        function: Type.Object({ name: Type.String(), arguments: Type.String() }),
+      }),
+    ),
+  ),
+  tool_call_id: Type.Optional(Type.String()),
+});
+
+// ---- settings -----------------------------------------------------------------------------------------------
+export const Settings = Type.Object(
+  {
+    window_messages: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.windowMaxMessages,
+        description: `The window keeps at most this many messages (absent: ${MAX_MESSAGES_PER_SESSION})`,
+      }),
+    ),
+    window_bytes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: LIMITS.windowMaxBytes,
+        description:
+          'and at most this many bytes of content and tool arguments (UTF-8); absent: no budget of its own ' +
+          `(${LIMITS.windowMaxBytes} bytes at most for any session)`,
+      }),
+    ),
+    transcript: Type.Optional(
+      Type.Boolean({ description: 'Keep every message that enters the window in Postgres (absent: false)' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "The session's window and transcript. A tool call and its results enter and leave the window together.",
+  },
+);
+const StoredSettings = Type.Object({
+  window_messages: Type.Optional(Type.Integer()),
+  window_bytes: Type.Optional(Type.Integer()),
+  transcript: Type.Optional(Type.Boolean()),
+});
 
 export const Session = Type.Object(
   {
     session_id: Type.String(),
     user_id: Type.Integer(INT32),
     agent_type: Type.String(),
-    messages: Type.Array(StoredMessage, { maxItems: MAX_MESSAGES_PER_SESSION }),
+    messages: Type.Array(StoredMessage, { maxItems: LIMITS.windowMaxMessages }),
     metadata: StoredMetadata,
     created_at: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
     updated_at: Type.Integer({ minimum: 0, description: 'Unix seconds' }),
+    settings: Type.Optional(StoredSettings),
   },
-  { description: 'A session in the reference JSON form' },
+  { description: 'A session in the reference JSON form; `settings` only when any is set' },
 );
 
 export const Applied = Type.Object(
@@ -167,15 +316,44 @@ export const SaveBody = Type.Object(
       }),
     ),
     updated_at: Type.Optional(Type.Integer({ ...UNIX_SECONDS, description: 'Ignored: the clock sets it' })),
+    settings: Type.Optional(Settings),
   },
   {
     additionalProperties: false,
-    description: `Messages beyond the window (${MAX_MESSAGES_PER_SESSION}) are dropped from the front`,
+    description:
+      `Replaces the session's content and settings (absent settings: the defaults). Messages beyond the window ` +
+      `(${MAX_MESSAGES_PER_SESSION} by default) are dropped from the front`,
   },
 );
 
 export const RecoverBody = Type.Object(
-  { user_id: Type.Optional(UserId), agent_type: Type.Optional(AgentType) },
+  {
+    user_id: Type.Optional(UserId),
+    agent_type: Type.Optional(AgentType),
+    settings: Type.Optional(Settings),
+  },
+  { additionalProperties: false, description: '`settings` apply to a session this creates' },
+);
+
+export const StepBody = Type.Object(
+  {
+    messages: Type.Array(Message, {
+      minItems: 1,
+      maxItems: LIMITS.stepMaxMessages,
+      description:
+        `The step's messages in order, at most ${LIMITS.stepMaxBytes} bytes of content and tool arguments in all ` +
+        '(UTF-8)',
+    }),
+    agent_type: Type.Optional(AgentType),
+  },
+  {
+    additionalProperties: false,
+    description: 'One agent step: user, assistant with tool calls, tool results, answer',
+  },
+);
+
+export const ForkBody = Type.Object(
+  { session_id: Type.String({ ...SessionId, description: 'The new session: it must not exist yet' }) },
   { additionalProperties: false },
 );
 
@@ -202,9 +380,47 @@ export const MessagesQuery = Type.Object({
       description: 'The last N messages; 0, negative or absent: all. A plain base-10 integer',
     }),
   ),
+  max_bytes: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description:
+        'At most this many bytes of content and tool arguments (UTF-8), newest first; a tool call and its results ' +
+        'come whole or not at all',
+    }),
+  ),
 });
 export const MessagesAnswer = Type.Object({
-  messages: Type.Array(StoredMessage, { maxItems: MAX_MESSAGES_PER_SESSION }),
+  messages: Type.Array(StoredMessage, { maxItems: LIMITS.windowMaxMessages }),
+});
+
+export const TranscriptQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: LIMITS.transcriptMaxLimit,
+      description: `Entries per page; 0 or absent: ${LIMITS.transcriptDefaultLimit}`,
+    }),
+  ),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      pattern: CURSOR_PATTERN,
+      description:
+        "The previous page's next_cursor, as it was given (any other text is 400 invalid_argument)",
+    }),
+  ),
+});
+export const TranscriptAnswer = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      version: Type.Integer({ minimum: 1, description: 'The version that brought the message in' }),
+      message: StoredMessage,
+    }),
+    { maxItems: LIMITS.transcriptMaxLimit },
+  ),
+  next_cursor: Type.Optional(Type.String({ description: 'Absent on the last page' })),
 });
 
 export const MetadataPatch = Type.Object(

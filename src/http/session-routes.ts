@@ -1,18 +1,23 @@
-// The /v1 session routes: each checks the session belongs to the acting user, then runs one command or read.
-// Registered by buildApp (app.ts); answers in the reference's JSON wire form (src/types.ts).
+// The /v1 session routes of the reference's operations: each checks the session belongs to the acting user, then
+// runs one command or read. Registered by buildApp (app.ts); answers in the reference's JSON wire form (src/types.ts).
 import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
 import type { ApiConfig } from '../config';
-import type { CommandOptions } from '../service';
 import type { SessionCommand } from '../session-rules';
 import { recentMessages } from '../session-rules';
-import { type ConversationContext, toWireContext, toWireSummary } from '../types';
+import {
+  type ConversationContext,
+  fromWireMessage,
+  fromWireSettings,
+  toWireContext,
+  toWireMessage,
+  toWireSummary,
+} from '../types';
 import type { AckMode } from '../metrics';
 import type { Api, SessionBackend } from './app';
 import { actingUser } from './auth';
 import { SessionConflictError } from '../errors';
 import { HttpError, sessionNotFound } from './errors';
-import { InFlightWrites } from './in-flight';
+import { type SessionAccess, commandOptions, principalOf } from './session-access';
 import {
   Applied,
   DurableAccepted,
@@ -38,39 +43,13 @@ import {
 export interface SessionRouteDeps {
   service: SessionBackend;
   config: ApiConfig;
+  access: SessionAccess;
   recordTurn(ack: AckMode): void;
 }
 
 export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
   const { service } = deps;
-  const inFlight = new InFlightWrites(deps.config.maxInFlightWritesPerSession, deps.config.retryAfterSeconds);
-
-  /** The session if the acting user owns it; another user's session is answered exactly like a missing one. */
-  const owned = async (sessionId: string, userId: number): Promise<ConversationContext> => {
-    const ctx = await service.loadContext(sessionId);
-    if (!ctx || ctx.userId !== userId) throw sessionNotFound(sessionId);
-    return ctx;
-  };
-
-  /** Creation routes act for the acting user: a body naming someone else is refused before anything is sent. */
-  const checkBodyUser = (userId: number, bodyUserId: number | undefined): void => {
-    if (bodyUserId !== undefined && bodyUserId !== userId)
-      throw new HttpError('forbidden', 'user_id must be the acting user (or be omitted)');
-  };
-
-  /**
-   * One applied command under the in-flight cap, carrying the acting user as the owner it expects: the actor refuses
-   * another user's session where it applies the command, so no delete-and-recreate can slip between a check and
-   * the write. That refusal is answered exactly like a missing session. Answers {version, session}.
-   */
-  const applied = async (request: FastifyRequest, sessionId: string, command: SessionCommand) => {
-    const userId = actingUser(principalOf(request));
-    const options = { ...commandOptions(request.headers['idempotency-key']), expectedUserId: userId };
-    return inFlight.run(sessionId, async () => {
-      const result = await asOwner(sessionId, service.execute(sessionId, command, options));
-      return { version: result.version, session: toWireContext(result.context) };
-    });
-  };
+  const { inFlight, owned, checkBodyUser, applied } = deps.access;
 
   const tags = ['sessions'];
   const ok = { 200: Applied, ...errorResponses };
@@ -95,11 +74,13 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         sessionId: id,
         userId,
         agentType: b.agent_type ?? '',
-        messages: b.messages ?? [],
+        messages: (b.messages ?? []).map(fromWireMessage),
         metadata: b.metadata ?? {},
         createdAt: b.created_at ?? 0,
         updatedAt: 0,
       };
+      const settings = b.settings && fromWireSettings(b.settings);
+      if (settings) context.settings = settings;
       checkBodyUser(userId, b.user_id);
       return applied(request, id, { type: 'save', context });
     },
@@ -163,10 +144,13 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       const { id } = request.params;
       const b = request.body;
       const userId = actingUser(principalOf(request));
-      const command: SessionCommand =
-        b.agent_type === undefined
-          ? { type: 'recover', userId }
-          : { type: 'recover', userId, agentType: b.agent_type };
+      const settings = b.settings && (fromWireSettings(b.settings) ?? {});
+      const command: SessionCommand = {
+        type: 'recover',
+        userId,
+        ...(b.agent_type === undefined ? {} : { agentType: b.agent_type }),
+        ...(settings === undefined ? {} : { settings }),
+      };
       checkBodyUser(userId, b.user_id);
       return applied(request, id, command);
     },
@@ -177,7 +161,9 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     {
       schema: {
         tags,
-        summary: 'Append one message (appendMessage); the window keeps the last 20',
+        summary:
+          'Append one message (appendMessage): a tool call, a tool result or a plain message; the window keeps ' +
+          'the last 20 by default',
         params: SessionParams,
         headers: WriteHeaders,
         body: Message,
@@ -186,8 +172,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     },
     async (request) => {
       const { id } = request.params;
-      const message = { role: request.body.role, content: request.body.content };
-      return applied(request, id, { type: 'appendMessage', message });
+      return applied(request, id, { type: 'appendMessage', message: fromWireMessage(request.body) });
     },
   );
 
@@ -255,7 +240,8 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     {
       schema: {
         tags,
-        summary: 'The last N messages (getRecentMessages); all when last is 0 or absent',
+        summary:
+          'The last N messages (getRecentMessages), all when last is 0 or absent, within max_bytes when given',
         params: SessionParams,
         querystring: MessagesQuery,
         response: { 200: MessagesAnswer, ...errorResponses },
@@ -264,7 +250,8 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
     async (request) => {
       const { id } = request.params;
       const ctx = await owned(id, actingUser(principalOf(request)));
-      return { messages: recentMessages(ctx.messages, request.query.last ?? 0) };
+      const { last = 0, max_bytes: maxBytes } = request.query;
+      return { messages: recentMessages(ctx.messages, last, maxBytes).map(toWireMessage) };
     },
   );
 
@@ -327,26 +314,4 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       };
     },
   );
-}
-
-function principalOf(request: FastifyRequest) {
-  // The auth hook runs before every non-public route; its absence is a wiring bug, not the caller's.
-  if (!request.principal) throw new Error('no principal on an authenticated route');
-  return request.principal;
-}
-
-/** Another user's session is answered exactly like a missing one. */
-async function asOwner<T>(sessionId: string, result: Promise<T>): Promise<T> {
-  try {
-    return await result;
-  } catch (err) {
-    if (err instanceof SessionConflictError) throw sessionNotFound(sessionId);
-    throw err;
-  }
-}
-
-function commandOptions(idempotencyKey: string | string[] | undefined): CommandOptions & { turnId?: string } {
-  if (idempotencyKey === undefined) return {};
-  if (Array.isArray(idempotencyKey)) throw new HttpError('invalid_argument', 'Idempotency-Key: send it once');
-  return { turnId: idempotencyKey };
 }

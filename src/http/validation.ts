@@ -68,14 +68,33 @@ function fromWire(schema: TSchema, input: unknown, part: Exclude<Part, 'body'>):
   return out;
 }
 
-/** One error as `<where>: <rule>`; it names fields and limits, never echoes the value sent. */
+/**
+ * One error as `<where>: <rule>`; it names fields and limits, never echoes the value sent. For a union of objects
+ * told apart by a literal (a message's role), the error is the one of the variant the value chose.
+ */
 function describe(part: Part, error: ValueError): string {
+  // A union's variants' errors are one-shot iterators: read them once.
+  const variants = error.type === ValueErrorType.Union ? (error.errors ?? []).map((v) => [...v]) : [];
+  const chosen = variants.find(
+    (errors) => errors.length > 0 && discriminantErrors(error, errors).length === 0,
+  );
+  if (chosen) return describe(part, chosen[0]);
   const where =
     part === 'body' ? `body${error.path}` : `${LABELS[part]} ${error.path.replace(/^\//, '').split('/')[0]}`;
-  return `${where}: ${rule(error)}`;
+  return `${where}: ${rule(error, variants)}`;
 }
 
-function rule(error: ValueError): string {
+/** A literal a union's variant requires of the value's own fields (`role: 'tool'`), which the value lacks. */
+function discriminantErrors(union: ValueError, errors: ValueError[]): ValueError[] {
+  return errors.filter(
+    (e) =>
+      e.type === ValueErrorType.Literal &&
+      e.path.startsWith(`${union.path}/`) &&
+      !e.path.slice(union.path.length + 1).includes('/'),
+  );
+}
+
+function rule(error: ValueError, variants: ValueError[][]): string {
   const s = error.schema as Record<string, unknown>;
   switch (error.type) {
     case ValueErrorType.ObjectRequiredProperty:
@@ -114,8 +133,19 @@ function rule(error: ValueError): string {
       const options = (s.anyOf as Record<string, unknown>[] | undefined) ?? [];
       if (options.length > 0 && options.every((o) => typeof o.const === 'string'))
         return `must be one of ${options.map((o) => String(o.const)).join(', ')}`;
+      // Objects told apart by a literal field none of whose values the value has (a message with an unknown role).
+      const misses = variants.flatMap((errors) => discriminantErrors(error, errors));
+      if (misses.length > 0) {
+        const field = misses[0].path.slice(error.path.length + 1);
+        const values = [...new Set(misses.map((e) => String(e.schema.const)))];
+        return `${field} must be one of ${values.join(', ')}`;
+      }
       return 'is not a valid value';
     }
+    case ValueErrorType.Literal:
+      return `must be ${JSON.stringify(s.const)}`;
+    case ValueErrorType.ArrayMinItems:
+      return `must have at least ${String(s.minItems)} items`;
     default:
       return error.message;
   }

@@ -1,8 +1,23 @@
-// InMemorySessionService: the reference's MockSessionService, a SessionService kept in a Map.
-// Used by tests, demos and the contract suite; every change goes through the shared session rules.
-import { SessionConflictError, ValidationError } from '../errors';
-import type { CommandCapableService, CommandOptions, DeleteOptions } from '../service';
+// InMemorySessionService: the reference's MockSessionService, a SessionService kept in a Map, with forks,
+// transcripts and watching. Used by tests, demos and the contract suite; every change goes through the session rules.
+import { SessionConflictError, SessionNotFoundError, ValidationError } from '../errors';
+import { decodeTranscriptCursor, encodeTranscriptCursor } from '../postgres/cursor';
+import type {
+  ChangesAnswer,
+  ChangesOptions,
+  CommandCapableService,
+  CommandOptions,
+  DeleteOptions,
+  ForkCapable,
+  ForkOptions,
+  TranscriptCapable,
+  Watchable,
+  WatchOptions,
+} from '../service';
 import { withExpectedOwner } from '../service';
+import { ChangeLog, type SessionChange, changeOf } from '../session-changes';
+import { transcriptLimit } from '../postgres/transcript';
+import { watchChanges } from '../watch';
 import {
   SessionCommand,
   SessionSnapshot,
@@ -24,7 +39,11 @@ import {
   ListOptions,
   SessionPage,
   SessionSummary,
+  TranscriptEntry,
+  TranscriptOptions,
+  TranscriptPage,
   copyContext,
+  copyMessage,
 } from '../types';
 import { sampleSessions } from './sample-data';
 
@@ -43,8 +62,20 @@ interface CursorKey {
   sessionId: string;
 }
 
-export class InMemorySessionService implements CommandCapableService {
+/** What the in-memory service keeps of a session besides its snapshot: its incarnation, changes and transcript. */
+interface SessionRecord {
+  born: number;
+  changes: ChangeLog;
+  transcript: (TranscriptEntry & { seq: number })[];
+}
+
+export class InMemorySessionService
+  implements CommandCapableService, ForkCapable, TranscriptCapable, Watchable
+{
   private sessions = new Map<string, SessionSnapshot>();
+  private records = new Map<string, SessionRecord>();
+  /** Pollers waiting for a change of a session. */
+  private waiters = new Map<string, Set<() => void>>();
   /** Per session, turn id → the first result, in insertion order so the oldest is dropped first. */
   private turns = new Map<string, Map<string, CommandResult>>();
   /** Per deleted session, its last version: a session created again continues from it (versions never go back). */
@@ -117,6 +148,8 @@ export class InMemorySessionService implements CommandCapableService {
     if (version !== undefined) this.floors.set(sessionId, version);
     this.sessions.delete(sessionId);
     this.turns.delete(sessionId);
+    this.records.delete(sessionId);
+    this.wake(sessionId);
   }
 
   async cleanupExpired(retentionDays: number): Promise<number> {
@@ -149,9 +182,72 @@ export class InMemorySessionService implements CommandCapableService {
     return { context: copyContext(result.context), version: result.version };
   }
 
+  async forkSession(sourceId: string, targetId: string, options: ForkOptions = {}): Promise<CommandResult> {
+    validateSessionId(sourceId);
+    validateSessionId(targetId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const source = this.sessions.get(sourceId);
+    if (!source || (options.expectedUserId !== undefined && source.context.userId !== options.expectedUserId))
+      throw new SessionNotFoundError(sourceId);
+    const command: SessionCommand = {
+      type: 'fork',
+      from: { sessionId: sourceId, version: source.version },
+      context: source.context,
+      expectedUserId: source.context.userId,
+    };
+    return this.apply(targetId, command);
+  }
+
+  async getTranscript(sessionId: string, options: TranscriptOptions = {}): Promise<TranscriptPage> {
+    validateSessionId(sessionId);
+    const limit = transcriptLimit(options.limit);
+    const after =
+      options.cursor !== undefined ? decodeTranscriptCursor(options.cursor) : { version: -1, seq: -1 };
+    const rows = (this.records.get(sessionId)?.transcript ?? []).filter(
+      (e) => e.version > after.version || (e.version === after.version && e.seq > after.seq),
+    );
+    const page = rows.slice(0, limit);
+    const entries = page.map((e) => ({ version: e.version, message: copyMessage(e.message) }));
+    const last = page[page.length - 1];
+    return rows.length > limit && last
+      ? { entries, nextCursor: encodeTranscriptCursor({ version: last.version, seq: last.seq }) }
+      : { entries };
+  }
+
+  async changes(sessionId: string, options: ChangesOptions = {}): Promise<ChangesAnswer> {
+    validateSessionId(sessionId);
+    const { afterVersion: after, waitMs = 30_000, expectedUserId } = options;
+    if (after !== undefined && (!Number.isSafeInteger(after) || after < 0))
+      throw new ValidationError('after_version', 'must be a non-negative integer');
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 60_000)
+      throw new ValidationError('wait_ms', 'must be an integer 0..60000');
+    if (expectedUserId !== undefined) validateUserId(expectedUserId);
+    const moved = () => after === undefined || (this.sessions.get(sessionId)?.version ?? Infinity) > after;
+    if (!moved() && waitMs > 0) await this.waitForChange(sessionId, waitMs);
+    const snapshot = this.sessions.get(sessionId);
+    const record = this.records.get(sessionId);
+    if (!snapshot || !record) throw new SessionNotFoundError(sessionId);
+    if (expectedUserId !== undefined && snapshot.context.userId !== expectedUserId)
+      throw new SessionConflictError(sessionId);
+    const logged = after === undefined ? null : record.changes.since(after, snapshot.version);
+    const whole: SessionChange = {
+      type: 'session',
+      version: snapshot.version,
+      session: copyContext(snapshot.context),
+    };
+    return { version: snapshot.version, bornVersion: record.born, changes: logged ?? [whole] };
+  }
+
+  watch(sessionId: string, options: WatchOptions = {}): AsyncIterable<SessionChange> {
+    validateSessionId(sessionId);
+    return watchChanges((o) => this.changes(sessionId, o), options);
+  }
+
   /** Removes every session (the reference's Clear). */
   clear(): void {
+    for (const id of this.sessions.keys()) this.wake(id);
     this.sessions = new Map();
+    this.records = new Map();
     this.turns = new Map();
     this.floors = new Map();
   }
@@ -166,6 +262,9 @@ export class InMemorySessionService implements CommandCapableService {
     const version = (this.sessions.get(sessionId)?.version ?? 0) + 1;
     const context = copyContext({ ...ctx, messages: ctx.messages ?? [], metadata: ctx.metadata ?? {} });
     this.sessions.set(sessionId, { context, version });
+    const record = this.recordOf(sessionId, version);
+    record.changes.record({ type: 'session', version, session: copyContext(context) });
+    this.wake(sessionId);
   }
 
   private apply(sessionId: string, command: SessionCommand): CommandResult {
@@ -173,10 +272,51 @@ export class InMemorySessionService implements CommandCapableService {
     validateCommand(command);
     const prev = this.sessions.get(sessionId) ?? null;
     const floor = this.floors.get(sessionId) ?? 0;
-    const { snapshot, changed } = applyCommand(sessionId, prev, command, nowSeconds(this.now()), floor);
-    if (changed) this.sessions.set(sessionId, snapshot);
+    const { snapshot, changed, transcribed } = applyCommand(
+      sessionId,
+      prev,
+      command,
+      nowSeconds(this.now()),
+      floor,
+    );
+    if (changed) {
+      this.sessions.set(sessionId, snapshot);
+      const record = this.recordOf(sessionId, snapshot.version);
+      record.changes.record(changeOf(command, snapshot));
+      (transcribed ?? []).forEach((message, seq) =>
+        record.transcript.push({ version: snapshot.version, seq, message: copyMessage(message) }),
+      );
+      this.wake(sessionId);
+    }
     // The snapshot may share arrays with the stored state; callers only ever see copies.
     return { context: copyContext(snapshot.context), version: snapshot.version };
+  }
+
+  /** The session's record; a new one (a new incarnation, born at `version`) when it has none. */
+  private recordOf(sessionId: string, version: number): SessionRecord {
+    let record = this.records.get(sessionId);
+    if (!record)
+      this.records.set(sessionId, (record = { born: version, changes: new ChangeLog(), transcript: [] }));
+    return record;
+  }
+
+  private waitForChange(sessionId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let waiting = this.waiters.get(sessionId);
+      if (!waiting) this.waiters.set(sessionId, (waiting = new Set()));
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.get(sessionId)?.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      waiting.add(done);
+    });
+  }
+
+  private wake(sessionId: string): void {
+    for (const done of [...(this.waiters.get(sessionId) ?? [])]) done();
+    this.waiters.delete(sessionId);
   }
 
   private rememberTurn(sessionId: string, turnId: string, result: CommandResult): void {

@@ -1,5 +1,6 @@
-// The opaque keyset cursor of listSessions pages: (updated_at, session_id) of a page's last row, versioned.
-// Used by listSummaries in snapshots.ts; callers only ever see the base64url string.
+// The opaque keyset cursors of listSessions pages ((updated_at, session_id) of a page's last row) and of transcript
+// pages ((version, seq) of the last entry), versioned. Used by snapshots.ts, transcript.ts and the in-memory
+// service; callers only ever see the base64url string.
 import { ValidationError } from '../errors';
 import { validateSessionId } from '../session-rules';
 
@@ -40,4 +41,41 @@ export function decodeCursor(raw: unknown): ListCursor {
     throw new ValidationError('cursor', 'is not a cursor returned by a previous page');
   }
   return { updatedAt: u, sessionId: s };
+}
+
+/** Where a transcript page ends: the version and place of its last entry. */
+export interface TranscriptCursor {
+  version: number;
+  seq: number;
+}
+
+export function encodeTranscriptCursor(cursor: TranscriptCursor): string {
+  return Buffer.from(JSON.stringify({ v: CURSOR_VERSION, t: [cursor.version, cursor.seq] }), 'utf8').toString(
+    'base64url',
+  );
+}
+
+/** Throws ValidationError('cursor', ...) for anything encodeTranscriptCursor did not produce. */
+export function decodeTranscriptCursor(raw: unknown): TranscriptCursor {
+  const refuse = () =>
+    new ValidationError('cursor', 'is not a cursor returned by a previous transcript page');
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_CURSOR_LENGTH || !BASE64URL.test(raw))
+    throw refuse();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw refuse();
+  }
+  const { v, t } = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (v !== CURSOR_VERSION || !Array.isArray(t) || t.length !== 2) throw refuse();
+  const [version, seq] = t as unknown[];
+  if (
+    !Number.isSafeInteger(version) ||
+    !Number.isSafeInteger(seq) ||
+    (version as number) < 0 ||
+    (seq as number) < 0
+  )
+    throw refuse();
+  return { version: version as number, seq: seq as number };
 }

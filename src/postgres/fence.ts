@@ -4,6 +4,7 @@
 import { contextData, query, rowToSnapshot, type Queryable } from './snapshots';
 import type { SessionSnapshot } from '../session-rules';
 import type { ClaimAnswer, PersistOutcome } from '../../workflows/lifecycle';
+import type { TranscriptBatch } from '../../workflows/messages';
 
 interface ClaimRow {
   user_id: number | null;
@@ -47,17 +48,19 @@ export async function claimSession(db: Queryable, sessionId: string, holder: str
 }
 
 const PERSIST = `SELECT outcome, tombstone_version FROM ds_persist_session($1::text, $2::integer, $3::text,
-  $4::jsonb, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::text)`;
+  $4::jsonb, $5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::text, $10::jsonb)`;
 
 /**
- * Writes the actor's snapshot: 'written', 'stale' (Postgres holds this version or a newer one: retries and
- * reordered writes are harmless) or 'fenced' (this incarnation was deleted; nothing was written).
+ * Writes the actor's snapshot and the transcript messages that came with it: 'written', 'stale' (Postgres holds this
+ * version or a newer one: retries and reordered writes are harmless) or 'fenced' (this incarnation was deleted;
+ * nothing was written).
  */
 export async function persistSession(
   db: Queryable,
   snap: SessionSnapshot,
   bornVersion: number,
   holder: string,
+  transcript: TranscriptBatch[] = [],
 ): Promise<PersistOutcome> {
   const c = snap.context;
   const { rows } = await query<{ outcome: PersistOutcome['outcome']; tombstone_version: string | null }>(
@@ -74,6 +77,7 @@ export async function persistSession(
       snap.version,
       bornVersion,
       holder,
+      transcript.length > 0 ? JSON.stringify(transcript) : null,
     ],
   );
   const row = rows[0];

@@ -11,6 +11,12 @@ import {
   ROLES,
   type Role,
   type SessionPage,
+  type WireMessage,
+  type WireSettings,
+  fromWireMessage,
+  fromWireSettings,
+  toWireMessage,
+  toWireSettings,
 } from '../types';
 import { decodeCursor, encodeCursor } from './cursor';
 import { wrapPgError } from './errors';
@@ -58,9 +64,17 @@ export async function query<R extends pg.QueryResultRow>(
   }
 }
 
-/** `context_data` as the reference stores it: `{metadata, messages}`. */
+/**
+ * `context_data` as the reference stores it, `{metadata, messages}`, messages in their wire form; plus `settings`
+ * when the session has any (a row without them is a session with the defaults).
+ */
 export function contextData(c: ConversationContext): string {
-  return JSON.stringify({ metadata: c.metadata ?? {}, messages: c.messages ?? [] });
+  const settings = c.settings && toWireSettings(c.settings);
+  return JSON.stringify({
+    metadata: c.metadata ?? {},
+    messages: (c.messages ?? []).map(toWireMessage),
+    ...(settings ? { settings } : {}),
+  });
 }
 
 const UPSERT_SNAPSHOT = `
@@ -275,17 +289,23 @@ export function rowToSnapshot(row: SnapshotRow): SessionSnapshot {
     new StorageError(`session ${row.session_id} has a corrupt context_data row: ${why}`);
   const data = row.context_data;
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw corrupt('not a JSON object');
-  const { metadata, messages } = data as { metadata?: unknown; messages?: unknown };
+  const { metadata, messages, settings } = data as {
+    metadata?: unknown;
+    messages?: unknown;
+    settings?: unknown;
+  };
   // null/absent is what the reference writes for a nil map or slice; any other non-object/non-array is corrupt.
   if (metadata != null && (typeof metadata !== 'object' || Array.isArray(metadata)))
     throw corrupt('metadata is not an object');
   if (messages != null && !Array.isArray(messages)) throw corrupt('messages is not an array');
+  if (settings != null && (typeof settings !== 'object' || Array.isArray(settings)))
+    throw corrupt('settings is not an object');
   const parsed: Message[] = ((messages ?? []) as unknown[]).map((m, i) => {
-    const { role, content } = (typeof m === 'object' && m !== null ? m : {}) as Record<string, unknown>;
-    if (!ROLES.includes(role as Role) || typeof content !== 'string')
-      throw corrupt(`messages[${i}] is malformed`);
-    return { role: role as Role, content };
+    const message = storedMessage(m);
+    if (!message) throw corrupt(`messages[${i}] is malformed`);
+    return message;
   });
+  const known = settings ? fromWireSettings(settings as WireSettings) : undefined;
   return {
     context: {
       sessionId: row.session_id,
@@ -295,7 +315,34 @@ export function rowToSnapshot(row: SnapshotRow): SessionSnapshot {
       metadata: (metadata ?? {}) as Metadata,
       createdAt: int(row.created_at),
       updatedAt: int(row.updated_at),
+      ...(known ? { settings: known } : {}),
     },
     version: int(row.version),
   };
+}
+
+/** A stored message (wire form), or null when it is not one: a role, text content, and well-formed tool fields. */
+export function storedMessage(m: unknown): Message | null {
+  if (typeof m !== 'object' || m === null) return null;
+  const w = m as Record<string, unknown>;
+  if (!ROLES.includes(w.role as Role) || typeof w.content !== 'string') return null;
+  if (w.name !== undefined && typeof w.name !== 'string') return null;
+  if (w.tool_call_id !== undefined && typeof w.tool_call_id !== 'string') return null;
+  const calls = w.tool_calls;
+  if (calls !== undefined) {
+    const wellFormed = (c: unknown): boolean => {
+      const call = c as { id?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
+      return (
+        typeof call === 'object' &&
+        call !== null &&
+        typeof call.id === 'string' &&
+        typeof call.function === 'object' &&
+        call.function !== null &&
+        typeof call.function.name === 'string' &&
+        typeof call.function.arguments === 'string'
+      );
+    };
+    if (!Array.isArray(calls) || !calls.every(wellFormed)) return null;
+  }
+  return fromWireMessage(w as unknown as WireMessage);
 }

@@ -1,26 +1,42 @@
 // PostgresSessionStore: the reference's NewSessionStore(db, cache) — a direct Postgres store with an optional cache.
 // Exported from the package root; also the baseline the benchmark compares the Temporal actor against.
 import type pg from 'pg';
-import { SessionConflictError } from '../errors';
-import type { SessionService } from '../service';
+import { SessionConflictError, SessionNotFoundError } from '../errors';
+import type { ForkOptions, SessionService } from '../service';
 import {
+  applyCommand,
   applyWindow,
   expiryCutoff,
+  normaliseSettings,
   nowSeconds,
   validateCommand,
   validateRetentionDays,
   validateSessionId,
+  validateUserId,
 } from '../session-rules';
 import {
   copyContext,
+  copyMessage,
+  type CommandResult,
   type ConversationContext,
   type ListOptions,
   type SessionPage,
   type SessionSummary,
+  type TranscriptOptions,
+  type TranscriptPage,
 } from '../types';
 import type { SessionCache } from './cache';
-import { deleteExpiredBatch, deleteSessionRow, listSummaries, loadSnapshot, saveOwnedRow } from './snapshots';
+import { wrapPgError } from './errors';
+import {
+  deleteExpiredBatch,
+  deleteSessionRow,
+  listSummaries,
+  loadSnapshot,
+  query,
+  saveOwnedRow,
+} from './snapshots';
 import { type CacheLogger, StoreCache } from './store-cache';
+import { insertTranscript, readTranscript } from './transcript';
 
 /** Rows deleted per statement by cleanupExpired, so one cleanup never holds a long lock on a big table. */
 const CLEANUP_BATCH_SIZE = 1000;
@@ -57,19 +73,23 @@ export class PostgresSessionStore implements SessionService {
     if (!ctx.createdAt) ctx.createdAt = now;
     ctx.updatedAt = now;
     ctx.sessionId = sessionId;
+    const settings = normaliseSettings(ctx.settings);
     const row: ConversationContext = {
       sessionId,
       userId: ctx.userId,
       agentType: ctx.agentType ?? '',
-      messages: applyWindow((ctx.messages ?? []).map((m) => ({ role: m.role, content: m.content }))),
+      messages: applyWindow((ctx.messages ?? []).map(copyMessage), settings),
       metadata: ctx.metadata ?? {},
       createdAt: ctx.createdAt,
       updatedAt: now,
+      ...(settings ? { settings } : {}),
     };
     const op = this.cache?.begin(sessionId);
     let saved: Awaited<ReturnType<typeof saveOwnedRow>>;
     try {
-      saved = await saveOwnedRow(this.pool, row);
+      saved = settings?.transcript
+        ? await this.transaction([sessionId], (db) => saveTranscribed(db, row, now))
+        : await saveOwnedRow(this.pool, row);
     } catch (err) {
       await this.cache?.finishWrite(sessionId, op, null);
       throw err;
@@ -80,6 +100,52 @@ export class PostgresSessionStore implements SessionService {
     }
     // Cache what Postgres holds: an existing session keeps its creation time, whatever the caller sent.
     await this.cache?.finishWrite(sessionId, op, copyContext({ ...row, createdAt: saved.createdAt }));
+  }
+
+  /**
+   * Creates `targetId` as a copy of `sourceId` (messages, metadata, agent type, settings) for the same owner, in one
+   * transaction; the source is unchanged. SessionExistsError when `targetId` is a session already (another user's:
+   * SessionConflictError), SessionNotFoundError when the source is missing or not `expectedUserId`'s.
+   */
+  async forkSession(sourceId: string, targetId: string, options: ForkOptions = {}): Promise<CommandResult> {
+    validateSessionId(sourceId);
+    validateSessionId(targetId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const op = this.cache?.begin(targetId);
+    try {
+      const result = await this.transaction([sourceId, targetId], async (db) => {
+        const source = await loadSnapshot(db, sourceId);
+        if (
+          !source ||
+          (options.expectedUserId !== undefined && source.context.userId !== options.expectedUserId)
+        )
+          throw new SessionNotFoundError(sourceId);
+        const target = await loadSnapshot(db, targetId);
+        const command = {
+          type: 'fork' as const,
+          from: { sessionId: sourceId, version: source.version },
+          context: source.context,
+          expectedUserId: source.context.userId,
+        };
+        validateCommand(command);
+        const applied = applyCommand(targetId, target, command, nowSeconds(this.now()));
+        const context = applied.snapshot.context;
+        await saveOwnedRow(db, context);
+        await insertTranscript(db, targetId, applied.snapshot.version, applied.transcribed ?? []);
+        return { context, version: applied.snapshot.version };
+      });
+      await this.cache?.finishWrite(targetId, op, copyContext(result.context));
+      return { context: copyContext(result.context), version: result.version };
+    } catch (err) {
+      if (op) this.cache?.cancel(targetId, op);
+      throw err;
+    }
+  }
+
+  /** A page of the session's transcript (sessions saved with `settings.transcript`), oldest first. */
+  getTranscript(sessionId: string, options?: TranscriptOptions): Promise<TranscriptPage> {
+    validateSessionId(sessionId);
+    return readTranscript(this.pool, sessionId, options);
   }
 
   async loadContext(sessionId: string): Promise<ConversationContext | null> {
@@ -117,6 +183,29 @@ export class PostgresSessionStore implements SessionService {
     }
   }
 
+  /** Runs `work` in one transaction holding the per-session locks of `sessionIds` (taken in a fixed order). */
+  private async transaction<T>(sessionIds: string[], work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw wrapPgError(err, 'connect');
+    }
+    try {
+      await query(client, 'begin', 'BEGIN', []);
+      for (const id of [...new Set(sessionIds)].sort())
+        await query(client, 'lock session', 'SELECT ds_lock_session($1::text)', [id]);
+      const result = await work(client);
+      await query(client, 'commit', 'COMMIT', []);
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
   async cleanupExpired(retentionDays: number): Promise<number> {
     validateRetentionDays(retentionDays);
     const cutoff = expiryCutoff(this.now(), retentionDays);
@@ -129,4 +218,21 @@ export class PostgresSessionStore implements SessionService {
       if (ids.length < CLEANUP_BATCH_SIZE) return deleted;
     }
   }
+}
+
+/**
+ * The save of a session that keeps a transcript: under the session's lock, the stored row decides (through the
+ * rules) which messages enter the transcript; they are written with the row's new version. Null: another user's.
+ */
+async function saveTranscribed(
+  db: pg.PoolClient,
+  row: ConversationContext,
+  now: number,
+): Promise<{ createdAt: number; version: number } | null> {
+  const prev = await loadSnapshot(db, row.sessionId);
+  if (prev && prev.context.userId !== row.userId) return null;
+  const { transcribed } = applyCommand(row.sessionId, prev, { type: 'save', context: row }, now);
+  const saved = await saveOwnedRow(db, row);
+  if (saved) await insertTranscript(db, row.sessionId, saved.version, transcribed ?? []);
+  return saved;
 }

@@ -12,6 +12,7 @@ import {
   FAILURE_TYPES,
   SessionConflictError,
   SessionError,
+  SessionExistsError,
   SessionNotFoundError,
   StorageError,
   TooManyInFlightError,
@@ -34,6 +35,8 @@ export function toSessionError(err: unknown, sessionId: string): Error {
         return new SessionNotFoundError(sessionId);
       case FAILURE_TYPES.conflict:
         return new SessionConflictError(sessionId);
+      case FAILURE_TYPES.exists:
+        return new SessionExistsError(sessionId);
       case SESSION_STORAGE_FAILED:
         // Postgres refused the session for good: the actor's failed state (status query, logs, metrics).
         return new StorageError(`session ${sessionId}: ${failure.message}`, { cause: err });

@@ -1,17 +1,29 @@
 // TemporalSessionService: the product. Every change is one command to the session's actor (update-with-start);
-// reads ask the running actor and fall back to the Postgres snapshot; lists read Postgres.
+// reads ask the running actor and fall back to the Postgres snapshot; lists and transcripts read Postgres; watchers
+// long-poll the actor.
 import { randomUUID } from 'node:crypto';
 import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
 import type { ActorConfig } from '../config';
 import { listSummaries, loadSnapshot } from '../postgres/snapshots';
+import { readTranscript } from '../postgres/transcript';
+import { SessionNotFoundError, ValidationError } from '../errors';
 import {
+  type ChangesAnswer,
+  type ChangesOptions,
   type CommandCapableService,
   type CommandOptions,
   type DeleteOptions,
+  type ForkCapable,
+  type ForkOptions,
+  type TranscriptCapable,
+  type Watchable,
+  type WatchOptions,
   withExpectedOwner,
 } from '../service';
+import { type SessionChange, fromWireChange } from '../session-changes';
+import { watchChanges } from '../watch';
 import {
   SessionCommand,
   recentMessages,
@@ -30,17 +42,23 @@ import {
   Message,
   SessionPage,
   SessionSummary,
+  TranscriptOptions,
+  TranscriptPage,
   copyContext,
   fromWireContext,
+  fromWireMessage,
 } from '../types';
 import {
   EPHEMERAL_UPDATE_ID_PREFIX,
   SessionActorInput,
   TurnOutcome,
+  type AwaitChangesArgs,
+  awaitChangesUpdate,
   contextQuery,
   deleteSessionUpdate,
   recentMessagesQuery,
   sessionWorkflowId,
+  snapshotQuery,
   turnSignal,
   turnStatusQuery,
   SESSION_WORKFLOW_TYPE,
@@ -78,7 +96,9 @@ export interface DurableTurnOptions {
   expectedUserId?: number;
 }
 
-export class TemporalSessionService implements CommandCapableService {
+export class TemporalSessionService
+  implements CommandCapableService, ForkCapable, TranscriptCapable, Watchable
+{
   private readonly client: Client;
   /** Queries that must not replay a closed run: rejected, so reads fall back to Postgres. */
   private readonly openOnly: WorkflowClient;
@@ -189,13 +209,98 @@ export class TemporalSessionService implements CommandCapableService {
     return stored ? copyContext(stored.context) : null;
   }
 
-  /** The last n messages (all when n <= 0 or n >= length); null when the session does not exist. */
-  async getRecentMessages(sessionId: string, n: number): Promise<Message[] | null> {
+  /**
+   * The last n messages (all when n <= 0 or n >= length), within `maxBytes` of text when given; a tool call and its
+   * results come whole or not at all. Null when the session does not exist.
+   */
+  async getRecentMessages(sessionId: string, n: number, maxBytes?: number): Promise<Message[] | null> {
     validateSessionId(sessionId);
-    const live = await this.askActor(sessionId, (h) => h.query(recentMessagesQuery, n));
-    if (live !== undefined) return live;
+    if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 0))
+      throw new ValidationError('max_bytes', 'must be a non-negative integer');
+    const args: [number, number?] = maxBytes === undefined ? [n] : [n, maxBytes];
+    const live = await this.askActor(sessionId, (h) => h.query(recentMessagesQuery, ...args));
+    if (live !== undefined) return live && live.map(fromWireMessage);
     const stored = await loadSnapshot(this.pool, sessionId);
-    return stored ? recentMessages(stored.context.messages, n) : null;
+    return stored ? recentMessages(stored.context.messages, n, maxBytes) : null;
+  }
+
+  /**
+   * A new session `targetId` with the state of `sourceId` at its current version, in one command of the target's
+   * actor (update-with-start); the source is read, never changed. See ForkCapable.
+   */
+  async forkSession(sourceId: string, targetId: string, options: ForkOptions = {}): Promise<CommandResult> {
+    validateSessionId(sourceId);
+    validateSessionId(targetId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const live = await this.askActor(sourceId, (h) => h.query(snapshotQuery));
+    const source =
+      live === undefined
+        ? await loadSnapshot(this.pool, sourceId)
+        : live && { version: live.version, context: fromWireContext(live.context) };
+    if (!source || (options.expectedUserId !== undefined && source.context.userId !== options.expectedUserId))
+      throw new SessionNotFoundError(sourceId);
+    const owner = source.context.userId;
+    return this.execute(targetId, {
+      type: 'fork',
+      from: { sessionId: sourceId, version: source.version },
+      context: source.context,
+      expectedUserId: owner,
+    });
+  }
+
+  /** A page of the session's transcript, from Postgres: it trails acknowledged writes like lists do. */
+  getTranscript(sessionId: string, options?: TranscriptOptions): Promise<TranscriptPage> {
+    validateSessionId(sessionId);
+    return readTranscript(this.pool, sessionId, options);
+  }
+
+  /**
+   * One long-poll of the session's actor (the `awaitChanges` update). A session that lives only in Postgres gets its
+   * actor started for it; a missing one is a SessionNotFoundError, and no actor is started for it.
+   */
+  async changes(sessionId: string, options: ChangesOptions = {}): Promise<ChangesAnswer> {
+    validateSessionId(sessionId);
+    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
+    const args: AwaitChangesArgs = {
+      ...(options.afterVersion === undefined ? {} : { after_version: options.afterVersion }),
+      ...(options.waitMs === undefined ? {} : { wait_ms: options.waitMs }),
+      ...(options.expectedUserId === undefined ? {} : { expected_user_id: options.expectedUserId }),
+    };
+    const updateId = () => `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
+    const handle = this.client.workflow.getHandle(sessionWorkflowId(sessionId));
+    const { signal } = options;
+    const call = <T>(fn: () => Promise<T>): Promise<T> =>
+      signal ? this.client.withAbortSignal(signal, fn) : fn();
+    let answer;
+    try {
+      answer = await call(() =>
+        handle.executeUpdate(awaitChangesUpdate, { args: [args], updateId: updateId() }),
+      );
+    } catch (err) {
+      if (!isActorGone(err)) throw toSessionError(err, sessionId);
+      if (!(await loadSnapshot(this.pool, sessionId))) throw new SessionNotFoundError(sessionId);
+      answer = await this.retryingActor(sessionId, () =>
+        call(() =>
+          this.client.workflow.executeUpdateWithStart(awaitChangesUpdate, {
+            args: [args],
+            updateId: updateId(),
+            startWorkflowOperation: this.startOperation(sessionId),
+          }),
+        ),
+      );
+    }
+    return {
+      version: answer.version,
+      bornVersion: answer.born_version,
+      changes: answer.changes.map(fromWireChange),
+      ...(answer.reconnect ? { reconnect: true } : {}),
+    };
+  }
+
+  /** Every change of the session, in order, from its actor (see Watchable and src/watch.ts). */
+  watch(sessionId: string, options: WatchOptions = {}): AsyncIterable<SessionChange> {
+    validateSessionId(sessionId);
+    return watchChanges((o) => this.changes(sessionId, o), options);
   }
 
   async listSessions(userId: number, limit: number, options?: ListOptions): Promise<SessionSummary[]> {
