@@ -1,5 +1,6 @@
 // `npm run bench`: starts its own embedded stack (temp dir, free ports), runs every workload of issue 6 with
 // progress on stderr, prints one markdown table and writes every figure to bench/results/<timestamp>.json.
+// `--target dev,cluster --workers 1,2` instead runs the latency and throughput workloads on each topology.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import { runStore } from './workloads/store';
 import { runThroughput } from './workloads/throughput';
 import { runVariants } from './workloads/variants';
 import { workerLog } from './workers';
+import { runTopologies, type TargetKind, topologyTable } from './topology';
 
 const WORKLOADS = ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite'] as const;
 type Workload = (typeof WORKLOADS)[number];
@@ -64,6 +66,13 @@ const QUICK: Sizes = {
   sqliteDurationMs: 600,
 };
 
+const list = <T extends string>(allowed: readonly T[]) => (v: string): T[] => {
+  const items = v.split(',').map((s) => s.trim()) as T[];
+  for (const i of items) if (!allowed.includes(i)) throw new Error(`expected some of ${allowed.join(',')}, got ${i}`);
+  return items;
+};
+const ints = (v: string) => v.split(',').map((s) => int(s.trim()));
+
 const int = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${v}`);
@@ -83,13 +92,17 @@ async function main(): Promise<void> {
     .option('--duration <ms>', 'duration of each sustained-throughput series', int)
     .option('--only <list>', `comma-separated subset of: ${WORKLOADS.join(',')}`)
     .option('--cleanup-timeout <s>', 'stop the product cleanup after this many seconds', int, 120)
+    .option('--target <list>', 'dev (the dev server) and/or cluster (the real server, 4 services on Postgres): latency and throughput only', list<TargetKind>(['dev', 'cluster']))
+    .option('--workers <list>', 'worker processes per target, e.g. 1,2 (with --target)', ints)
     .option('--no-progress', 'no progress bars')
     .option('--out <file>', 'JSON output (default bench/results/<timestamp>.json)');
   program.parse();
   const o = program.opts<{
     quick?: boolean; sessions?: number; turns?: number; rows?: number; cleanupRows?: number; memorySessions?: number;
     rounds?: number; duration?: number; only?: string; cleanupTimeout: number; progress: boolean; out?: string;
+    target?: TargetKind[]; workers?: number[];
   }>();
+  const topologies = !!o.target || !!o.workers;
   const sizes: Sizes = { ...(o.quick ? QUICK : DEFAULTS) };
   if (o.sessions) sizes.sessions = o.sessions;
   if (o.turns) sizes.turns = o.turns;
@@ -141,13 +154,11 @@ async function main(): Promise<void> {
     void cleanupAll().then(() => process.exit(130));
   });
 
-  try {
-    progress.log('starting the benchmark stack (temp dir, embedded Postgres, Temporal dev server, workers)…');
-    base = await startBase((m) => progress.log(m));
-    results.versions = { temporalCli: base.cliVersion, postgres: base.postgresVersion };
-    target = await startTarget(base, 'wal-full', sizes.sessions * 8 + 500);
+  /** Every workload of issue 6 on one dev-server target. */
+  const runAll = async (bench: BenchBase): Promise<void> => {
+    target = await startTarget(bench, 'wal-full', sizes.sessions * 8 + 500);
     results.workloadSeconds.startup = (Date.now() - started) / 1000;
-    const ctx = makeContext(base, target, sizes, progress, runId);
+    const ctx = makeContext(bench, target, sizes, progress, runId);
     const step = async <T>(name: Workload, fn: () => Promise<T>): Promise<T | undefined> => {
       if (!only.has(name) || interrupted) return undefined;
       const t0 = Date.now();
@@ -178,19 +189,44 @@ async function main(): Promise<void> {
     await target.stop();
     target = undefined;
     results.sqlite = await step('sqlite', () => runSqlite(ctx));
+  };
+  const finish = (): void => {
+    results.finishedAt = new Date().toISOString();
+    results.seconds = (Date.now() - started) / 1000;
+    results.machine.loadAverageAtEnd = os.loadavg();
+    fs.writeFileSync(out, JSON.stringify(results, null, 2));
+    process.stdout.write(
+      `\n${results.topologies ? topologyTable(results.topologies) : markdownTable(results)}\n\n` +
+        `${results.versions.temporalCli}; PostgreSQL ${results.versions.postgres}; dev server SQLite: ${results.settings.sqlite}; ` +
+        `${results.machine.cpus} CPUs; ${num(results.seconds)} s; figures: ${out}; worker log: ${workerLog.file}\n`,
+    );
+    if (Object.keys(results.failures).length > 0) process.exitCode = 1;
+  };
+
+  try {
+    progress.log('starting the benchmark stack (temp dir, embedded Postgres, Temporal dev server, workers)…');
+    base = await startBase((m) => progress.log(m));
+    results.versions = { temporalCli: base.cliVersion, postgres: base.postgresVersion };
+    if (topologies) {
+      results.topologies = await runTopologies({
+        base,
+        targets: o.target ?? ['dev'],
+        workers: o.workers ?? [1],
+        sizes,
+        progress,
+        runId,
+        workloads: { latency: only.has('latency'), throughput: only.has('throughput') },
+        interrupted: () => interrupted,
+      });
+      for (const run of results.topologies)
+        for (const [w, m] of Object.entries(run.failures)) results.failures[`${run.target}/${run.workers} ${w}`] = m;
+    } else {
+      await runAll(base);
+    }
   } finally {
     await cleanupAll();
   }
-  results.finishedAt = new Date().toISOString();
-  results.seconds = (Date.now() - started) / 1000;
-  results.machine.loadAverageAtEnd = os.loadavg();
-  fs.writeFileSync(out, JSON.stringify(results, null, 2));
-  process.stdout.write(
-    `\n${markdownTable(results)}\n\n` +
-      `${results.versions.temporalCli}; PostgreSQL ${results.versions.postgres}; dev server SQLite: ${results.settings.sqlite}; ` +
-      `${results.machine.cpus} CPUs; ${num(results.seconds)} s; figures: ${out}; worker log: ${workerLog.file}\n`,
-  );
-  if (Object.keys(results.failures).length > 0) process.exitCode = 1;
+  finish();
 }
 
 function num(v: number): string {

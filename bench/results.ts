@@ -12,6 +12,7 @@ import type { StoreResult } from './workloads/store';
 import type { ThroughputResult } from './workloads/throughput';
 import type { VariantResult } from './workloads/variants';
 import type { Sizes } from './context';
+import type { TopologyRun } from './topology';
 
 export interface Results {
   startedAt: string;
@@ -33,6 +34,8 @@ export interface Results {
   sqlite?: SqliteRow[];
   /** The product actor under several persist configs (persistDelayMs / persistEvery), sharing floors. */
   variants?: VariantResult[];
+  /** `--target` / `--workers`: latency and throughput per topology (then nothing else runs). */
+  topologies?: TopologyRun[];
   /** Workloads that threw, with the message (the rest still ran). */
   failures: Record<string, string>;
   /** Wall time of the stack's start-up and of each workload. */

@@ -1,6 +1,6 @@
 // The benchmark's own stack: a temp data dir, one embedded Postgres, the workflow bundles, and Temporal dev
-// servers with chosen SQLite settings (each with its own worker process, client and Postgres database).
-// Used by bench/main.ts; nothing here touches a user's .data/.
+// servers with chosen SQLite settings (each with its own worker processes, client and Postgres database); the
+// cluster target (bench/cluster-target.ts) attaches the same way. Used by bench/main.ts; nothing touches .data/.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -100,8 +100,10 @@ async function bundle(entry: string, out: string): Promise<string> {
   return out;
 }
 
-/** One Temporal server under test, with its own worker process, client, service and Postgres database. */
+/** One Temporal server under test, with its own worker process(es), client, service and Postgres database. */
 export interface Target {
+  /** What serves Temporal: the dev server (SQLite setting) or the real server as a cluster (bench/cluster-target.ts). */
+  kind: 'dev' | 'cluster';
   setting: SqliteSetting;
   address: string;
   client: Client;
@@ -112,26 +114,67 @@ export interface Target {
   service: TemporalSessionService;
   /** A service on the same task queue whose actors run with another config (it travels in the workflow input). */
   serviceWith(actor: Partial<ActorConfig>): TemporalSessionService;
+  /** The first worker process (the memory workload reads it); `workerCount` poll the same task queues. */
   worker: WorkerHandle;
+  workerCount: number;
   serverPid: number;
   stop(): Promise<void>;
 }
 
 let targets = 0;
 
-export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCachedWorkflows: number): Promise<Target> {
+export async function startTarget(
+  base: BenchBase,
+  setting: SqliteSetting,
+  maxCachedWorkflows: number,
+  workers = 1,
+): Promise<Target> {
   const n = targets++;
   const dir = path.join(base.tempDir, `temporal-${n}-${setting}`);
+  return attachTarget(base, {
+    kind: 'dev',
+    name: `${n}_${setting.replace('-', '_')}`,
+    setting,
+    maxCachedWorkflows,
+    workers,
+    // Workers load while the server starts.
+    startServer: async () => {
+      const server = await startServer(base.cliPath, setting, path.join(dir, 'temporal.db'), path.join(dir, 'temporal.log'));
+      return { address: server.address, pid: server.pid, stop: () => server.stop() };
+    },
+  });
+}
+
+/** The next target's number (database and task queue names). */
+export function nextTargetNumber(): number {
+  return targets++;
+}
+
+/**
+ * Everything of a target but the Temporal server, which `startServer` provides: worker processes (forked first, so
+ * that loading the SDK overlaps the server's start), the target's database on the base Postgres, client, service.
+ */
+export async function attachTarget(
+  base: BenchBase,
+  o: {
+    kind: Target['kind'];
+    name: string;
+    setting: SqliteSetting;
+    maxCachedWorkflows: number;
+    workers: number;
+    startServer: () => Promise<{ address: string; pid: number; stop: () => Promise<void> }>;
+  },
+): Promise<Target> {
   const stops: (() => Promise<void>)[] = [];
   const stop = async (): Promise<void> => {
     while (stops.length) await (stops.pop() as () => Promise<void>)().catch(() => undefined);
   };
   try {
-    const forked = forkWorkerProcess(); // loads while the server starts
-    stops.push(() => forked.stop());
-    const server = await startServer(base.cliPath, setting, path.join(dir, 'temporal.db'), path.join(dir, 'temporal.log'));
+    const forked = Array.from({ length: o.workers }, () => forkWorkerProcess());
+    stops.push(() => Promise.all(forked.map((f) => f.stop())).then(() => undefined));
+    const server = await o.startServer();
     stops.push(() => server.stop());
-    const databaseUrl = await createDatabase(base.postgres.url, `bench_${n}_${setting.replace('-', '_')}`);
+    const databaseUrl = await createDatabase(base.postgres.url, `bench_${o.name}`);
     const pool = createPool(databaseUrl, 20, { applicationName: 'bench-client' });
     stops.push(() => pool.end());
     await migrate(pool);
@@ -140,23 +183,28 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
     const connection = await Connection.connect({ address: server.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: NAMESPACE });
-    const actorTaskQueue = `bench-actor-${n}`;
-    const floorTaskQueue = `bench-floor-${n}`;
-    const worker = await forked.configure({
-      temporalAddress: server.address,
-      namespace: NAMESPACE,
-      databaseUrl,
-      actorBundle: base.actorBundle,
-      actorTaskQueue,
-      floorBundle: base.floorBundle,
-      floorTaskQueue,
-      maxCachedWorkflows,
-    });
-    stops.push(() => worker.stop()); // first to stop: before the server it polls
+    const actorTaskQueue = `bench-actor-${o.name}`;
+    const floorTaskQueue = `bench-floor-${o.name}`;
+    const handles = await Promise.all(
+      forked.map((f) =>
+        f.configure({
+          temporalAddress: server.address,
+          namespace: NAMESPACE,
+          databaseUrl,
+          actorBundle: base.actorBundle,
+          actorTaskQueue,
+          floorBundle: base.floorBundle,
+          floorTaskQueue,
+          maxCachedWorkflows: o.maxCachedWorkflows,
+        }),
+      ),
+    );
+    stops.push(() => Promise.all(handles.map((w) => w.stop())).then(() => undefined)); // first to stop: before the server
     const serviceWith = (actor: Partial<ActorConfig>) =>
       new TemporalSessionService({ client, pool, taskQueue: actorTaskQueue, actor });
     return {
-      setting,
+      kind: o.kind,
+      setting: o.setting,
       address: server.address,
       client,
       pool,
@@ -165,7 +213,8 @@ export async function startTarget(base: BenchBase, setting: SqliteSetting, maxCa
       floorTaskQueue,
       service: serviceWith({}),
       serviceWith,
-      worker,
+      worker: handles[0],
+      workerCount: handles.length,
       serverPid: server.pid,
       stop,
     };

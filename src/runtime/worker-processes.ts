@@ -15,6 +15,8 @@ export interface WorkerProcessOptions {
   logFile: string;
   /** Default 120 s. */
   startTimeoutMs?: number;
+  /** How long stop() lets it drain before SIGKILL. Default 30 s (Kubernetes' default grace period). */
+  stopTimeoutMs?: number;
   /** Called when it exits while it was meant to run (not after kill() or stop()). */
   onUnexpectedExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
@@ -25,8 +27,8 @@ export interface WorkerProcess {
   /** SIGKILL: its workflow cache and whatever it was running die with it. Resolves once it is gone. */
   kill(): Promise<void>;
   /**
-   * SIGTERM (the worker drains and exits), SIGKILL after 30 s; idempotent. Resolves with how it ended: code 0 and no
-   * signal when it drained in time.
+   * SIGTERM (the worker drains and exits), SIGKILL after `stopTimeoutMs`; idempotent. Resolves with how it ended:
+   * code 0 and no signal when it drained in time.
    */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -89,7 +91,7 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<Worke
     },
     stop: async () => {
       wanted = false;
-      await stopChild(child, 'SIGTERM', 30_000);
+      await stopChild(child, 'SIGTERM', o.stopTimeoutMs ?? 30_000);
       return { code: child.exitCode, signal: child.signalCode };
     },
   };

@@ -100,6 +100,7 @@ export class ClusterRig {
         DS_WORKER_METRICS_PORT: '0',
       },
       logFile: path.join(this.cluster.logDir, `session-worker-${i + 1}.log`),
+      stopTimeoutMs: 30_000,
       onUnexpectedExit: (code, signal) => this.unexpectedExits.push(`worker ${i + 1}: ${code ?? signal}`),
     });
     say(`${this.name}: worker ${i + 1} pid ${this.workers[i]?.pid} running`);
@@ -113,16 +114,19 @@ export class ClusterRig {
   }
 
   /**
-   * What an orchestrator's rolling restart does: SIGTERM (the worker drains), then a new process. Resolves with how
-   * long the old one took to exit and how it ended (`0` when it drained in time, a signal when it had to be killed).
+   * What an orchestrator's rolling restart does: SIGTERM, up to 30 s to drain (Kubernetes' default grace period, and
+   * docker-compose.yml's), SIGKILL if it has not exited by then, then a new process. Resolves with how the old one
+   * ended: e.g. `drained in 4.1 s`, or `SIGKILL after 30.0 s`.
    */
-  async restartWorker(i: number): Promise<{ stopMs: number; exit: string }> {
+  async restartWorker(i: number): Promise<string> {
     const t0 = Date.now();
     const ended = await this.workers[i]?.stop();
-    const stopMs = Date.now() - t0;
+    const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     this.workers[i] = undefined;
     await this.startWorker(i);
-    return { stopMs, exit: String(ended?.signal ?? ended?.code) };
+    return ended?.signal
+      ? `${ended.signal} after ${seconds} s`
+      : `drained in ${seconds} s (exit ${ended?.code})`;
   }
 
   async close(): Promise<void> {
