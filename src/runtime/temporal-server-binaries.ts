@@ -162,7 +162,7 @@ async function acquireLock(lock: string, log: (m: string) => void): Promise<void
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number.parseInt(readOr(path.join(lock, 'pid'), ''), 10);
-    if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) {
+    if (Number.isInteger(owner) && alive(owner)) {
       if (!announced) log(`waiting for process ${owner}, which is building the Temporal server`);
       announced = true;
       await sleep(2_000);
