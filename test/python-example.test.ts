@@ -155,7 +155,12 @@ interface AgentOutput {
   turn_status?: { status: string; version?: number };
   version?: number;
   error?: { type: string; message: string; details: unknown[] };
-  messages?: { role: string; content: string }[];
+  messages?: {
+    role: string;
+    content: string;
+    tool_calls?: { id: string; type: string; function: { name: string; arguments: string } }[];
+    tool_call_id?: string;
+  }[];
 }
 
 describe('examples/python/agent.py against the stack as `npm start` builds it (payloads encrypted)', () => {
@@ -264,5 +269,43 @@ describe('examples/python/agent.py against the stack as `npm start` builds it (p
     expect(rejected.code).toBe(2);
     expect(rejected.out.error).toMatchObject({ type: 'ValidationError', details: [{ field: 'user' }] });
     expect((await stack.service.loadContext(sessionId))?.messages).toHaveLength(4);
+  });
+
+  test('a step with a tool call from Python is one appendMessages update, one version; an orphan result is refused', async () => {
+    const ids = uniqueIds();
+    const sessionId = ids.sessionId();
+    const created = await agent([sessionId, 'Hi', 'Hello!', '--user-id', String(ids.userId())]);
+    const step = [
+      sessionId,
+      'Weather in Paris?',
+      'It is 18 °C.',
+      '--tool',
+      'get_weather',
+      '{"city":"Paris"}',
+    ];
+    const applied = await agent([...step, '{"temp_c":18}', '--agent-type', 'weather']);
+    expect(applied.code).toBe(0);
+    expect(applied.out.version).toBe((created.out.turn_status?.version ?? 0) + 1);
+    const [, , question, calling, result, answer] = applied.out.messages ?? [];
+    expect(question).toEqual({ role: 'user', content: 'Weather in Paris?' });
+    expect(calling).toMatchObject({
+      role: 'assistant',
+      content: '',
+      tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    });
+    expect(result).toEqual({
+      role: 'tool',
+      content: '{"temp_c":18}',
+      tool_call_id: calling.tool_calls?.[0].id,
+    });
+    expect(answer).toEqual({ role: 'assistant', content: 'It is 18 °C.' });
+
+    const orphan = await agent([...step, '{}', '--result-for', 'call_unknown']);
+    expect(orphan.code).toBe(2);
+    expect(orphan.out.error).toMatchObject({
+      type: 'ValidationError',
+      details: [{ field: 'messages[2].tool_call_id' }],
+    });
+    expect((await stack.service.loadContext(sessionId))?.messages).toHaveLength(6);
   });
 });

@@ -1,6 +1,7 @@
 // Tracing in the Temporal UI, proven in a real browser: sessions of user 42 are found with the visibility query
-// `UserId=42` in the dev server's UI (Debian's Chromium driven by playwright-core), and a session's page shows
-// its summary and current details. Also: no message text ever reaches the search attributes.
+// `UserId=42` in the dev server's UI (Debian's Chromium driven by playwright-core), a session's page shows its
+// summary and current details, and a tool-calling step reads as what it is. Also: no message text ever reaches the
+// search attributes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
   const run = Math.random().toString(36).slice(2, 8);
   const mine = [1, 2, 3].map((i) => `ui-${run}-${i}`);
   const other = `ui-${run}-other`;
+  const tools = `ui-${run}-tools`;
   const secret = `secret message text ${run}`;
   let h: TemporalHarness;
   let context: BrowserContext;
@@ -56,6 +58,23 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
     }
     await recovery.recoverSession(other, 4242, 'assistant');
     await recovery.appendTurn(other, secret, secret);
+    await recovery.recoverSession(tools, 43, 'weather', { windowMessages: 30, transcript: true });
+    await recovery.appendMessages(tools, [
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [
+          {
+            id: 'call_ui_1',
+            type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+          },
+        ],
+      },
+      { role: 'tool', content: '{"temp_c":18}', toolCallId: 'call_ui_1' },
+      { role: 'assistant', content: 'It is 18 °C in Paris.' },
+    ]);
 
     profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -109,12 +128,7 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
       timeout: 30_000,
     });
     const history = await page.innerText('body');
-    for (const words of [
-      'recoverSession',
-      'appendTurn',
-      'load session',
-      'persist snapshot v2',
-    ])
+    for (const words of ['recoverSession', 'appendTurn', 'load session', 'persist snapshot v2'])
       expect(history).toContain(words);
     expect(history).toContain(`Session ${id}`);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-session-history.png') });
@@ -137,6 +151,55 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
     expect(metadata).toMatch(/messages\s*2/);
     expect(metadata).toMatch(/last activity\s*\d{4}-/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ui-session-metadata.png') });
+  });
+
+  test('a tool-calling step reads as one appendMessages update, with its tool call, and the details count the calls', async () => {
+    const { runId } = await h.client.workflow.getHandle(sessionWorkflowId(tools)).describe();
+    await page.goto(
+      `${ui}/namespaces/${testStack().namespace}/workflows/${encodeURIComponent(sessionWorkflowId(tools))}/${runId}/history`,
+      { waitUntil: 'domcontentloaded' },
+    );
+    await page.waitForFunction((s) => (document.body?.innerText ?? '').includes(s), 'appendMessages', {
+      timeout: 30_000,
+    });
+    // The update's input (this harness runs without the codec, so the UI shows it as sent): the step whole.
+    // The "Update Accepted" row of the history table, opened: its input, the step whole.
+    const accepted = page
+      .locator('tr', { hasText: 'Workflow Execution Update Accepted' })
+      .filter({ hasText: 'appendMessages' })
+      .first();
+    await accepted.getByText('Workflow Execution Update Accepted').click();
+    const deadline = Date.now() + 30_000;
+    let history = '';
+    while (!history.includes('get_weather') && Date.now() < deadline) {
+      await page.waitForTimeout(250);
+      history = await page.innerText('body');
+    }
+    for (const words of [
+      'appendMessages',
+      'tool_calls',
+      'get_weather',
+      'call_ui_1',
+      'persist snapshot v2 + 4 transcript messages',
+    ])
+      expect(history).toContain(words);
+    await accepted.scrollIntoViewIfNeeded();
+    await page.mouse.wheel(0, 520);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-tool-session.png') });
+
+    await page.getByText('User Metadata', { exact: true }).first().click();
+    let metadata = '';
+    const until = Date.now() + 30_000;
+    while (!metadata.includes('tool calls') && Date.now() < until) {
+      await page.waitForTimeout(250);
+      const texts = await Promise.all(
+        page.frames().map((f) => f.evaluate(() => document.body?.innerText ?? '').catch(() => '')),
+      );
+      metadata = texts.join('\n');
+    }
+    expect(metadata).toMatch(/messages\s*4/);
+    expect(metadata).toMatch(/tool calls\s*1 \(get_weather\)/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ui-tool-session-metadata.png') });
   });
 
   test('search attributes hold ids and the agent type, never message text', async () => {

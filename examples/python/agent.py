@@ -3,10 +3,12 @@
 It speaks the session actor protocol (docs/actor-protocol.md) with the plain `temporalio` client and the payload
 codec of docs/encryption.md (session_codec.py): no code from durable-sessions is needed. The turn goes in with
 signal-with-start (the "durable" acknowledgement: acknowledged once Temporal has persisted it, applied once by turn
-id), or with `--applied` as the `appendTurn` update; the window comes back with the `recentMessages` query. Prints
-one JSON object.
+id), or with `--applied` as the `appendTurn` update; with `--tool NAME ARGUMENTS RESULT` it is a whole agent step
+with a tool call (user, assistant calling NAME, the tool's RESULT, the answer), sent as one `appendMessages` update.
+The window comes back with the `recentMessages` query. Prints one JSON object.
 
     python3 agent.py demo-1 "What is on my calendar?" "Two meetings today." --user-id 42 --agent-type schedule
+    python3 agent.py demo-1 "Weather in Paris?" "It is 18 °C." --tool get_weather '{"city":"Paris"}' '{"temp_c":18}'
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import session_codec
 WORKFLOW_TYPE = "sessionActor"
 TURN_SIGNAL = "turn"
 APPEND_TURN_UPDATE = "appendTurn"
+APPEND_MESSAGES_UPDATE = "appendMessages"
 RECENT_MESSAGES_QUERY = "recentMessages"
 TURN_STATUS_QUERY = "turnStatus"
 ACTOR_BUSY = "session actor busy"
@@ -119,6 +122,53 @@ async def append_turn(
     return await start.workflow_handle(), turn_id, ack
 
 
+def tool_step(
+    user: str, assistant: str, tool: str, arguments: str, result: str, *, result_for: str | None = None
+) -> list[dict[str, Any]]:
+    """One agent step in the OpenAI chat shape: the question, the model's tool call, the tool's result (answering
+    that call, or `result_for` to see the actor refuse a result for a call it does not know), the answer."""
+    call_id = f"call_{uuid.uuid4().hex[:12]}"
+    return [
+        {"role": "user", "content": user},
+        {
+            "role": "assistant",
+            "content": "",  # OpenAI sends null here; the protocol takes "" (docs/actor-protocol.md, Messages)
+            "tool_calls": [{"id": call_id, "type": "function", "function": {"name": tool, "arguments": arguments}}],
+        },
+        {"role": "tool", "content": result, "tool_call_id": result_for or call_id},
+        {"role": "assistant", "content": assistant},
+    ]
+
+
+async def append_messages(
+    client: Client,
+    task_queue: str,
+    session_id: str,
+    messages: list[dict[str, Any]],
+    *,
+    agent_type: str = "",
+    turn_id: str | None = None,
+) -> tuple[WorkflowHandle[Any, Any], str, dict[str, Any]]:
+    """Update-with-start of `appendMessages`: the whole step is one command and one version, applied once per
+    `turn_id` (in the arguments; the update id is fresh for every call, as the protocol recommends)."""
+    turn_id = turn_id or str(uuid.uuid4())
+    args: dict[str, Any] = {"messages": messages, "turn_id": turn_id}
+    if agent_type:
+        args["agent_type"] = agent_type
+    start = WithStartWorkflowOperation(
+        WORKFLOW_TYPE,
+        {"session_id": session_id},
+        id=workflow_id(session_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Session {session_id}",
+    )
+    ack = await client.execute_update_with_start_workflow(
+        APPEND_MESSAGES_UPDATE, args, start_workflow_operation=start, id=f"auto:{uuid.uuid4()}"
+    )
+    return await start.workflow_handle(), turn_id, ack
+
+
 def stack_address(env: dict[str, str]) -> str:
     """The Temporal address `npm start` advertises in `<data dir>/stack.json`."""
     file = session_codec.data_dir(env) / "stack.json"
@@ -141,12 +191,19 @@ async def main() -> int:
     parser.add_argument(
         "--applied", action="store_true", help="append with the appendTurn update (the session must exist)"
     )
+    parser.add_argument(
+        "--tool",
+        nargs=3,
+        metavar=("NAME", "ARGUMENTS", "RESULT"),
+        help="write a whole step with a tool call as one appendMessages update (the session must exist)",
+    )
+    parser.add_argument("--result-for", help=argparse.SUPPRESS)  # a tool result for another call id (refused)
     parser.add_argument("--last", type=int, default=0, help="how many recent messages to read (0: all)")
     parser.add_argument("--address", default=os.environ.get("TEMPORAL_ADDRESS") or None)
     parser.add_argument("--namespace", default=os.environ.get("TEMPORAL_NAMESPACE") or "default")
     parser.add_argument("--task-queue", default=os.environ.get("TEMPORAL_TASK_QUEUE") or "durable-sessions")
     args = parser.parse_args()
-    if args.user_id is None and not args.applied:
+    if args.user_id is None and not args.applied and not args.tool:
         parser.error("a durable turn needs --user-id (it creates the session when missing)")
 
     env = dict(os.environ)
@@ -159,17 +216,24 @@ async def main() -> int:
         address, namespace=args.namespace, data_converter=session_codec.data_converter(codec)
     )
     out: dict[str, Any] = {"session_id": args.session_id}
-    if args.applied:
+    if args.applied or args.tool:
         try:
-            handle, turn_id, ack = await append_turn(
-                client,
-                args.task_queue,
-                args.session_id,
-                args.user,
-                args.assistant,
-                agent_type=args.agent_type,
-                turn_id=args.turn_id,
-            )
+            if args.tool:
+                name, arguments, result = args.tool
+                step = tool_step(args.user, args.assistant, name, arguments, result, result_for=args.result_for)
+                handle, turn_id, ack = await append_messages(
+                    client, args.task_queue, args.session_id, step, agent_type=args.agent_type, turn_id=args.turn_id
+                )
+            else:
+                handle, turn_id, ack = await append_turn(
+                    client,
+                    args.task_queue,
+                    args.session_id,
+                    args.user,
+                    args.assistant,
+                    agent_type=args.agent_type,
+                    turn_id=args.turn_id,
+                )
         except WorkflowUpdateFailedError as err:
             # The actor's failure details (e.g. the field a ValidationError names) are encrypted payloads too.
             cause = err.cause
@@ -194,7 +258,7 @@ async def main() -> int:
         out.update(turn_id=turn_id, turn_status=await ask(handle, lambda: handle.query(TURN_STATUS_QUERY, turn_id)))
     out["messages"] = await ask(handle, lambda: handle.query(RECENT_MESSAGES_QUERY, args.last))
     print(json.dumps(out))
-    return 0 if args.applied or out["turn_status"].get("status") == "applied" else 2
+    return 0 if args.applied or args.tool or out["turn_status"].get("status") == "applied" else 2
 
 
 if __name__ == "__main__":
