@@ -134,6 +134,17 @@ describe('lifecycle chaos', () => {
           for (const t of ledger.turns.slice(-10)) {
             if (fateOf(t, known) !== 'present' || expiring.has(sid)) continue;
             checkpointTurns++;
+            if ((!contents.has(t.user) || !contents.has(t.assistant)) && process.env.CHAOS_DUMP) {
+              const dump: unknown[] = [
+                { at: Date.now(), get: read.body, turns: ledger.turns, removals: ledger.removals },
+              ];
+              for await (const { runId, events } of sessionRuns(rig.client, sid))
+                dump.push({ runId, events: historyText(events) });
+              fs.writeFileSync(
+                `${process.env.CHAOS_DUMP}/${sid}-checkpoint-${t.seq}.json`,
+                JSON.stringify(dump, null, 1),
+              );
+            }
             if (!contents.has(t.user) || !contents.has(t.assistant))
               unexpected.push(
                 `${sid}: acknowledged turn ${t.seq} missing before delete (GET ${read.statusCode})`,
@@ -307,9 +318,9 @@ describe('lifecycle chaos', () => {
         ['postgres', JSON.stringify(stored)],
       ];
       for await (const { runId, handle: run, events } of sessionRuns(rig.client, sid)) {
-        const d = await run.describe();
+        const d = await run.describe().catch(() => null);
         places.push([
-          `run ${runId} (${d.status.name}, started ${d.startTime.toISOString()})`,
+          `run ${runId} (${d?.status.name ?? 'deleted'}, started ${d?.startTime.toISOString() ?? '?'})`,
           historyText(events),
         ]);
       }

@@ -517,3 +517,49 @@ describe('the two acknowledgements in one order', () => {
     }
   });
 });
+
+describe('reads across continue-as-new', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    // Every command continues the run as new, and Postgres lags far behind: a read answered from Postgres is stale.
+    h = await startTemporalHarness('lc_reads', {
+      idleTimeoutMs: 60_000,
+      continueAsNewAfter: 1,
+      persistDelayMs: 60_000,
+      persistEvery: 1_000,
+    });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test('a read sees every write acknowledged before it, also while the run continues as new (its successor holds it)', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    let acked = 0;
+    let writing = true;
+    const stale: string[] = [];
+    const writer = async () => {
+      for (let i = 1; i <= 24; i++) {
+        if (i % 2 === 0) await h.service.submitTurn(id, `q${i}`, `a${i}`);
+        else await recovery.appendTurn(id, `q${i}`, `a${i}`);
+        acked = i;
+      }
+      writing = false;
+    };
+    const reader = async () => {
+      while (writing) {
+        const before = acked;
+        const ctx = await h.service.loadContext(id);
+        const seen = Number(ctx?.messages.at(-2)?.content.slice(1) ?? 0);
+        if (seen < before) stale.push(`read after turn ${before} saw turn ${seen}`);
+      }
+    };
+    await Promise.all([writer(), reader(), reader(), reader()]);
+    expect(stale).toEqual([]);
+  });
+});

@@ -18,6 +18,7 @@ import {
   TooManyInFlightError,
   ValidationError,
 } from '../errors';
+import { temporal } from '@temporalio/proto';
 import { ACTOR_BUSY, ACTOR_CLOSING, SESSION_STORAGE_FAILED } from '../../workflows/messages';
 
 /** The actor's failure as a typed error; other errors become StorageError with the cause kept. */
@@ -72,6 +73,17 @@ export function isActorGone(err: unknown): boolean {
 /** A query refused because the actor is still loading or applying received turns. */
 export function isActorBusy(err: unknown): boolean {
   return describeChain(err).includes(ACTOR_BUSY);
+}
+
+/**
+ * A query that reached a run just as it continued as new: the next run holds the state (and possibly changes
+ * Postgres does not have yet), so the query is asked again, never answered from Postgres.
+ */
+export function isQueryOnContinuedRun(err: unknown): boolean {
+  return (
+    err instanceof QueryRejectedError &&
+    err.status === temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+  );
 }
 
 export function isQueryOnClosedActor(err: unknown): boolean {

@@ -74,7 +74,13 @@ import {
 } from './cleanup-schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
 import { eraseRunsThrough, eraseWorkflowHistories } from './erasure';
-import { isActorBusy, isActorGone, isQueryOnClosedActor, toSessionError } from './failures';
+import {
+  isActorBusy,
+  isActorGone,
+  isQueryOnClosedActor,
+  isQueryOnContinuedRun,
+  toSessionError,
+} from './failures';
 
 export interface TemporalSessionServiceOptions {
   client: Client;
@@ -374,13 +380,13 @@ export class TemporalSessionService
     ask: (handle: ReturnType<WorkflowClient['getHandle']>) => Promise<T>,
   ): Promise<T | undefined> {
     try {
-      // A busy actor (loading, or applying turns received before this query) is asked again: answering from
-      // Postgres then could miss an acknowledged durable turn.
+      // A busy actor (loading, or applying turns received before this query), or a run that continued as new under
+      // the query, is asked again: answering from Postgres then could miss an acknowledged write.
       return await backOff(() => ask(this.openOnly.getHandle(sessionWorkflowId(sessionId))), {
         numOfAttempts: 20,
         startingDelay: 5,
         maxDelay: 250,
-        retry: (err) => isActorBusy(err),
+        retry: (err) => isActorBusy(err) || isQueryOnContinuedRun(err),
       });
     } catch (err) {
       if (isQueryOnClosedActor(err) || isActorGone(err)) return undefined;

@@ -314,6 +314,7 @@ export async function verify(
 }
 
 const { EventType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
+const GRPC_NOT_FOUND = 5;
 
 /** Every run of a session's workflow id (listed by visibility) with its handle and history. */
 export async function* sessionRuns(
@@ -327,7 +328,15 @@ export async function* sessionRuns(
   const workflowId = sessionWorkflowId(sessionId);
   for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
     const handle = client.workflow.getHandle(workflowId, run.runId);
-    yield { runId: run.runId, handle, events: (await handle.fetchHistory()).events ?? [] };
+    let events: temporal.api.history.v1.IHistoryEvent[];
+    try {
+      events = (await handle.fetchHistory()).events ?? [];
+    } catch (err) {
+      // Visibility still lists a run whose history an erasure has just deleted.
+      if ((err as { code?: number }).code === GRPC_NOT_FOUND) continue;
+      throw err;
+    }
+    yield { runId: run.runId, handle, events };
   }
 }
 
