@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { processAlive } from '../src/runtime/process';
 import { sessionWorkflowId } from '../workflows/messages';
 import { type CliProcess, startCli } from '../test/support/cli-process';
 import { eventually, uniqueIds } from '../test/support/contract';
@@ -118,7 +119,7 @@ describe('durable-sessions cluster start|stop', () => {
     running.push(stop);
     await stop.waitFor((l) => l.includes('cluster stopped'), 180_000);
     expect(await first.stop()).toBe(0);
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(processAlive(pid)).toBe(false);
 
     const { api } = await start();
     const res = await call(api, 'GET', `/v1/sessions/${sessionId}`);
@@ -137,13 +138,4 @@ function startedPids(cli: CliProcess): number[] {
   return [...services.matchAll(/\d+/g), ...(/pids ([\d, ]+)/.exec(workers)?.[1] ?? '').matchAll(/\d+/g)].map(
     (m) => Number(m[0]),
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

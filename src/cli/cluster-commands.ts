@@ -63,7 +63,10 @@ export function registerClusterCommands(program: Command): void {
     .description('stop the cluster that `cluster start` runs with this data dir, and wait until it has')
     .action(async () => {
       const config = loadConfig();
-      const { readStackFile, runningStackPid } = await import('../runtime/stack-file');
+      const [{ readStackFile, runningStackPid }, { processAlive }] = await Promise.all([
+        import('../runtime/stack-file'),
+        import('../runtime/process'),
+      ]);
       const pid = runningStackPid(config);
       if (pid === undefined || readStackFile(config)?.kind !== 'cluster') {
         console.log(`no cluster is running with data dir ${config.dataDir}`);
@@ -71,21 +74,12 @@ export function registerClusterCommands(program: Command): void {
       }
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 120_000;
-      while (alive(pid)) {
+      while (processAlive(pid)) {
         if (Date.now() > deadline) throw new Error(`the cluster (pid ${pid}) did not stop within 120 s`);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       console.log(`cluster stopped (pid ${pid})`);
     });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function positiveInt(v: string): number {

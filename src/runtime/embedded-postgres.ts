@@ -12,7 +12,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { assertPortFree, freePort } from './ports';
-import { LogTail, isRunning, killOnParentExit, run, sleep, stopChild } from './process';
+import { LogTail, isRunning, killOnParentExit, processAlive, run, sleep, stopChild } from './process';
 
 export const EMBEDDED_PG_USER = 'postgres';
 export const EMBEDDED_PG_PASSWORD = 'postgres';
@@ -162,7 +162,7 @@ function clearStalePidFile(dataDir: string, log: (m: string) => void): void {
   } catch {
     return;
   }
-  if (Number.isInteger(pid) && pid > 0 && alive(pid)) {
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
     let cmdline = '';
     try {
       cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -175,15 +175,6 @@ function clearStalePidFile(dataDir: string, log: (m: string) => void): void {
   }
   log(`removing stale ${pidFile} (pid ${pid} is not a running postgres)`);
   fs.rmSync(pidFile, { force: true });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {

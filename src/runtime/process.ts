@@ -17,7 +17,13 @@ export function run(
     execFile(
       file,
       [...args],
-      { env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 0, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      {
+        env: opts.env,
+        cwd: opts.cwd,
+        timeout: opts.timeoutMs ?? 0,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
       (err, stdout, stderr) => {
         if (err) {
           const detail = (stderr || stdout || '').trim().split('\n').slice(-20).join('\n');
@@ -58,7 +64,11 @@ export function exited(child: ChildProcess): Promise<void> {
  * Sends `signal`, waits up to `timeoutMs` for the child to exit, then SIGKILLs it and waits again.
  * Resolves once the process is gone.
  */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  timeoutMs: number,
+): Promise<void> {
   if (!isRunning(child)) return;
   const gone = exited(child);
   child.kill(signal);
@@ -92,6 +102,24 @@ export function killOnParentExit(child: ChildProcess, signal: NodeJS.Signals = '
   };
   process.on('exit', onExit);
   return () => process.removeListener('exit', onExit);
+}
+
+/** True while a process with this pid exists (EPERM: it does, and belongs to another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Sends `signal` and resolves once the child has exited (at once if it already has). */
+export async function signalAndWait(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (!isRunning(child)) return;
+  const gone = exited(child);
+  child.kill(signal);
+  await gone;
 }
 
 export function sleep(ms: number): Promise<void> {

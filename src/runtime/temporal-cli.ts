@@ -90,7 +90,8 @@ function installHelp(cacheDir: string): string {
   ].join('\n');
 }
 
-function isExecutable(p: string): boolean {
+/** Whether `p` is a file this process may execute. */
+export function isExecutable(p: string): boolean {
   try {
     const st = fs.statSync(p);
     if (!st.isFile()) return false;
@@ -101,7 +102,8 @@ function isExecutable(p: string): boolean {
   }
 }
 
-function findOnPath(exe: string, searchPath: string): string | undefined {
+/** The first `exe` in the directories of `searchPath` (a PATH value) that is executable. */
+export function findOnPath(exe: string, searchPath: string): string | undefined {
   for (const dir of searchPath.split(path.delimiter)) {
     if (!dir) continue;
     const p = path.join(dir, exe);

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { run, sleep } from './process';
+import { processAlive, run, sleep } from './process';
+import { findOnPath, isExecutable } from './temporal-cli';
 
 /** The server version the cluster runs, is tested on, and docker-compose.yml pins. */
 export const TEMPORAL_SERVER_VERSION = '1.32.1';
@@ -162,14 +163,19 @@ async function acquireLock(lock: string, log: (m: string) => void): Promise<void
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = Number.parseInt(readOr(path.join(lock, 'pid'), ''), 10);
-    if (Number.isInteger(owner) && alive(owner)) {
+    if (Number.isInteger(owner) && processAlive(owner)) {
       if (!announced) log(`waiting for process ${owner}, which is building the Temporal server`);
       announced = true;
       await sleep(2_000);
     } else if (!Number.isInteger(owner) && Date.now() - statMtime(lock) < 10_000) {
       await sleep(500); // just created, its pid not written yet
     } else {
-      fs.rmSync(lock, { recursive: true, force: true }); // its owner died mid-build
+      // Its owner died mid-build: take the lock over, and drop what that build left half made.
+      const dir = lock.replace(/\.lock$/, '');
+      for (const entry of fs.readdirSync(path.dirname(dir)))
+        if (entry.startsWith(`${path.basename(dir)}.tmp-${owner}-`))
+          fs.rmSync(path.join(path.dirname(dir), entry), { recursive: true, force: true });
+      fs.rmSync(lock, { recursive: true, force: true });
     }
   }
 }
@@ -188,30 +194,4 @@ function statMtime(p: string): number {
   } catch {
     return 0;
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function isExecutable(p: string): boolean {
-  try {
-    if (!fs.statSync(p).isFile()) return false;
-    fs.accessSync(p, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(exe: string, searchPath: string): string | undefined {
-  for (const dir of searchPath.split(path.delimiter)) {
-    if (dir && isExecutable(path.join(dir, exe))) return path.join(dir, exe);
-  }
-  return undefined;
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { LogTail, isRunning, sleep, stopChild } from './process';
+import { LogTail, isRunning, signalAndWait, sleep, stopChild } from './process';
 import { reapWithParent } from './reaper';
 
 export type TemporalServiceName = 'history' | 'matching' | 'frontend' | 'worker';
@@ -110,12 +110,8 @@ export class TemporalService {
 
   /** Sends `signal` (SIGKILL by default: no shutdown of any kind) and resolves once the process is gone. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const child = this.child;
     this.wanted = false;
-    if (!child || !isRunning(child)) return;
-    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(signal);
-    await gone;
+    if (this.child) await signalAndWait(this.child, signal);
   }
 
   /** SIGTERM (the server's graceful stop), SIGKILL after 20 s; idempotent. */

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { LogTail, isRunning, stopChild } from './process';
+import { LogTail, isRunning, signalAndWait, stopChild } from './process';
 import { reapWithParent } from './reaper';
 
 export interface WorkerProcessOptions {
@@ -84,10 +84,7 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<Worke
     },
     kill: async () => {
       wanted = false;
-      if (!isRunning(child)) return;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      await gone;
+      await signalAndWait(child, 'SIGKILL');
     },
     stop: async () => {
       wanted = false;
