@@ -314,5 +314,9 @@ describe('HTTP API: agent sessions', () => {
       headers: { ...headers, 'last-event-id': 'x' },
     });
     expect(bad.status).toBe(400);
+    const badUser = await fetch(`${base}/v1/sessions/${again}/events`, {
+      headers: { ...as('service'), 'x-user-id': 'x' },
+    });
+    expect(badUser.status).toBe(400);
   });
 });

@@ -32,7 +32,9 @@ describe('schemathesis against /openapi.json', () => {
       service: h.service,
       pool: h.pool,
       client: h.client,
-      config: apiConfig({ host: '127.0.0.1', port: 0 }),
+      // An event stream of a session that exists lasts this long (then the client reconnects): short, so a generated
+      // request to one ends within schemathesis' timeout.
+      config: apiConfig({ host: '127.0.0.1', port: 0, sseMaxSeconds: 1 }),
       logger: silentLogger,
       metrics: new SessionMetrics({ processMetrics: false }),
       codec: { codec },

@@ -3,7 +3,7 @@
 // Registered by buildApp (app.ts).
 import { PassThrough } from 'node:stream';
 import { Type } from '@sinclair/typebox';
-import { toWireChange } from '../session-changes';
+import { CHANGE_TYPES, toWireChange } from '../session-changes';
 import { watchChanges } from '../watch';
 import type { Api } from './app';
 import { actingUser } from './auth';
@@ -28,6 +28,28 @@ const EventHeaders = Type.Object({
   ),
 });
 
+/** One event of the stream (OpenAPI 3.1: the `schema` of an event stream describes each event). */
+const Event = Type.Object(
+  {
+    event: Type.Union(
+      [...CHANGE_TYPES, 'error'].map((t) => Type.Literal(t)),
+      {
+        description: 'The change type; `error` ends a stream that failed after it started',
+      },
+    ),
+    id: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'The version (resume after it)' })),
+    data: Type.String({
+      contentMediaType: 'application/json',
+      description:
+        'The change as JSON: `{type, version, ...}` — `session` carries `session`, `appended` `messages` (and ' +
+        '`agent_type`), `metadata` the keys set, `appended`/`cleared`/`metadata` `updated_at`; `error` is ' +
+        '`{code, message}`',
+    }),
+    retry: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { description: 'One Server-Sent Event' },
+);
+
 export function registerEventRoutes(
   app: Api,
   deps: { access: SessionAccess; feeds: ChangeFeeds; maxStreamSeconds: number; retryAfterSeconds: number },
@@ -51,7 +73,7 @@ export function registerEventRoutes(
         response: {
           200: {
             description: 'A stream of events',
-            content: { [EVENT_STREAM_MEDIA_TYPE]: { schema: Type.String() } },
+            content: { [EVENT_STREAM_MEDIA_TYPE]: { schema: Event } },
           },
           ...errorResponses,
         },
