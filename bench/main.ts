@@ -21,10 +21,11 @@ import { runSqlite } from './workloads/sqlite';
 import { runStore } from './workloads/store';
 import { runThroughput } from './workloads/throughput';
 import { runVariants } from './workloads/variants';
+import { runAgent } from './workloads/agent';
 import { workerLog } from './workers';
 import { runTopologies, type TargetKind, topologyTable } from './topology';
 
-const WORKLOADS = ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite'] as const;
+const WORKLOADS = ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'agent', 'sqlite'] as const;
 type Workload = (typeof WORKLOADS)[number];
 
 const DEFAULTS: Sizes = {
@@ -186,6 +187,7 @@ async function main(): Promise<void> {
     results.list = await step('list', () => runList(ctx));
     results.cleanup = await step('cleanup', () => runCleanup(ctx, { timeoutMs: o.cleanupTimeout * 1000 }));
     results.memory = await step('memory', () => runMemory(ctx));
+    results.agent = await step('agent', () => runAgent(ctx));
     await target.stop();
     target = undefined;
     results.sqlite = await step('sqlite', () => runSqlite(ctx));

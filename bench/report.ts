@@ -84,6 +84,17 @@ export function markdownTable(r: Results): string {
   if (m) {
     add(`worker memory per cached actor (${m.sessions.toLocaleString('en')} actors)`, `RSS ${num(m.rssPerSessionKB, 1)} KB · main heap ${num(m.heapPerSessionKB, 1)} KB per actor`, `no-op workflow: RSS ${num(m.floorRssPerWorkflowKB, 1)} KB · main heap ${num(m.floorHeapPerWorkflowKB, 1)} KB each (${m.note})`, '≤ 100 KB', verdict(m.rssPerSessionKB <= 100));
   }
+  const a = r.agent;
+  if (a) {
+    const t = a.transcript;
+    add('agent step (`appendMessages`, 4 messages with a tool call), applied, 1 client', `no transcript p50 ${f(t.off.p50)} · p99 ${f(t.off.p99)} ms; transcript p50 ${f(t.on.p50)} · p99 ${f(t.on.p99)} ms`,
+      `transcript ${f(t.ratioP50, x)} (p50) · ${f(t.ratioP99, x)} (p99) the step without one; Update floor p50 ${f(t.floorUpdateP50)} ms`, '', '');
+    add('transcript cost per step', `${num(t.rowsPerStep, 2)} rows, ${num(t.bytesPerStep)} B in Postgres`,
+      `history ${num(t.historyBytesPerStep.on)} B per step vs ${num(t.historyBytesPerStep.off)} B without (${x(t.historyBytesPerStep.on / t.historyBytesPerStep.off)})`, '', '');
+    const w = a.watch;
+    add('watch: acknowledgement → event (library `watch`, the actor\'s long-poll)', `applied p50 ${f(w.applied.p50)} · p99 ${f(w.applied.p99)} ms; durable p50 ${f(w.durable.p50)} · p99 ${f(w.durable.p99)} ms`,
+      `event after send ${f(w.eventOverAckP50, x)} the applied ack (p50 ${f(w.appliedAck.p50)} ms); a watched session's ack ${f(w.watchedOverUnwatchedP50, x)} an unwatched one's (p50 ${f(w.unwatchedAck.p50)} ms)`, '', '');
+  }
   for (const s of r.sqlite ?? []) {
     add(`SQLite: ${s.label}`, `Update p50 ${f(s.floorUpdateP50)} → applied ${f(s.appliedP50)} ms · Signal p50 ${f(s.floorSignalP50)} → durable ${f(s.durableP50)} ms`,
       `updates/s ${f(s.floorUpdatesPerSec, num)} → ${f(s.appliedPerSec, num)} · signals/s ${f(s.floorSignalsPerSec, num)} → ${f(s.durablePerSec, num)}`, '', '');

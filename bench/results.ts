@@ -1,5 +1,6 @@
 // The JSON the benchmark writes to bench/results/<timestamp>.json: every figure of every workload.
 // Filled by bench/main.ts, read by bench/report.ts.
+import type { AgentResult } from './workloads/agent';
 import type { CleanupResult } from './workloads/cleanup';
 import type { ColdResult } from './workloads/cold';
 import type { ContentionResult } from './workloads/contention';
@@ -32,6 +33,8 @@ export interface Results {
   cleanup?: CleanupResult;
   memory?: MemoryResult;
   sqlite?: SqliteRow[];
+  /** Issue 16: a transcript's cost per agent step, and acknowledgement → event for a watcher. */
+  agent?: AgentResult;
   /** The product actor under several persist configs (persistDelayMs / persistEvery), sharing floors. */
   variants?: VariantResult[];
   /** `--target` / `--workers`: latency and throughput per topology (then nothing else runs). */
