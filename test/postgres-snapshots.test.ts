@@ -14,9 +14,8 @@ import {
   listSummaries,
   loadSnapshot,
   migrate,
-  selectExpiredIds,
-  upsertSnapshot,
 } from '../src/postgres';
+import { persistSession } from '../src/postgres/fence';
 import { createTestDatabase } from './support/stack';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -74,7 +73,12 @@ describe('migrate', () => {
   });
 });
 
-describe('upsertSnapshot / loadSnapshot', () => {
+/** The actor's snapshot write (fenced by tombstones, see test/postgres-fence.test.ts): true when it wrote. */
+async function upsertSnapshot(db: pg.Pool, snapshot: SessionSnapshot): Promise<boolean> {
+  return (await persistSession(db, snapshot, 1, 'test-holder')).outcome === 'written';
+}
+
+describe('persistSession / loadSnapshot', () => {
   it('writes and reads back a snapshot, numbers staying numbers', async () => {
     expect(
       await upsertSnapshot(pool, snap('s1', 1, { metadata: { count: 42, nested: { a: [1, 'x'] } } })),
@@ -273,12 +277,6 @@ describe('deletion and expiry', () => {
   it('deleteExpiredBatch deletes at most batchSize, oldest first', async () => {
     expect(await deleteExpiredBatch(pool, 100, 1)).toEqual(['old1']);
     expect(await deleteExpiredBatch(pool, 100, 2)).toEqual(['old2', 'edge']);
-  });
-
-  it('selectExpiredIds scans in id order without deleting', async () => {
-    expect(await selectExpiredIds(pool, 51, null, 2)).toEqual(['edge', 'old1']);
-    expect(await selectExpiredIds(pool, 51, 'old1', 2)).toEqual(['old2']);
-    expect(await loadSnapshot(pool, 'old1')).not.toBeNull();
   });
 
   it('deleteIfExpired re-checks the cutoff', async () => {

@@ -11,8 +11,6 @@ export {
   insertSnapshotsRaw,
   listSummaries,
   loadSnapshot,
-  selectExpiredIds,
-  upsertSnapshot,
   type Queryable,
 } from './snapshots';
 export { LruSessionCache, type SessionCache } from './cache';

@@ -77,39 +77,6 @@ export function contextData(c: ConversationContext): string {
   });
 }
 
-const UPSERT_SNAPSHOT = `
-INSERT INTO conversation_context AS c
-  (session_id, user_id, agent_type, context_data, created_at, updated_at, version, persisted_at)
-VALUES ($1::text, $2::integer, $3::text, $4::jsonb, $5::bigint, $6::bigint, $7::bigint, now())
-ON CONFLICT (session_id) DO UPDATE SET
-  user_id = EXCLUDED.user_id,
-  agent_type = EXCLUDED.agent_type,
-  context_data = EXCLUDED.context_data,
-  created_at = EXCLUDED.created_at,
-  updated_at = EXCLUDED.updated_at,
-  version = EXCLUDED.version,
-  persisted_at = now()
-WHERE c.version < EXCLUDED.version
-RETURNING version`;
-
-/**
- * Writes the actor's snapshot unless Postgres already holds this version or a newer one (retries and reordered
- * writes are harmless). The actor is authoritative, so every column is written. True when a row was written.
- */
-export async function upsertSnapshot(db: Queryable, snap: SessionSnapshot): Promise<boolean> {
-  const c = snap.context;
-  const result = await query(db, 'upsert snapshot', UPSERT_SNAPSHOT, [
-    c.sessionId,
-    c.userId,
-    c.agentType ?? '',
-    contextData(c),
-    c.createdAt,
-    c.updatedAt,
-    snap.version,
-  ]);
-  return result.rowCount === 1;
-}
-
 const SAVE_OWNED = `
 INSERT INTO conversation_context AS c
   (session_id, user_id, agent_type, context_data, created_at, updated_at, version, persisted_at)
@@ -225,28 +192,6 @@ export async function deleteExpiredBatch(
 ): Promise<string[]> {
   const result = await query<{ session_id: string }>(db, 'delete expired sessions', DELETE_EXPIRED_BATCH, [
     cutoff,
-    batchSize,
-  ]);
-  return result.rows.map((r) => r.session_id);
-}
-
-const SELECT_EXPIRED_IDS = `
-SELECT session_id FROM conversation_context
-WHERE updated_at < $1::bigint
-  AND ($2::text IS NULL OR session_id > $2::text)
-ORDER BY session_id
-LIMIT $3::integer`;
-
-/** Ids with `updated_at < cutoff`, in id order after `afterId` (null for the first batch); deletes nothing. */
-export async function selectExpiredIds(
-  db: Queryable,
-  cutoff: number,
-  afterId: string | null,
-  batchSize: number,
-): Promise<string[]> {
-  const result = await query<{ session_id: string }>(db, 'select expired sessions', SELECT_EXPIRED_IDS, [
-    cutoff,
-    afterId,
     batchSize,
   ]);
   return result.rows.map((r) => r.session_id);
