@@ -156,6 +156,26 @@ describe('watching the actor across its runs', () => {
     for (let i = 0; i < 12; i++) expect(known.has(`q${i}`)).toBe(true);
   }, 60_000);
 
+  test("retention takes an expired session's transcript with it (the SQL path, no actor running)", async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId(), 'assistant', { transcript: true });
+    await recovery.appendMessages(id, toolStep('old'));
+    await eventually(async () => expect(await transcriptRows(h, id)).toBe(4));
+    await eventually(
+      async () => expect((await runsOf(id)).every((r) => r.status === 'COMPLETED')).toBe(true),
+      30_000,
+    );
+    // Ten thousand days old: only this test's session is that old in this database.
+    await h.pool.query(
+      'UPDATE conversation_context SET updated_at = updated_at - 864000000 WHERE session_id = $1',
+      [id],
+    );
+    expect(await h.service.cleanupExpired(9_000)).toBe(1);
+    expect(await loadSnapshot(h.pool, id)).toBeNull();
+    expect(await transcriptRows(h, id)).toBe(0);
+  }, 60_000);
+
   test('watching a session whose actor idled out starts one; watching a missing session starts none', async () => {
     const ids = uniqueIds();
     const id = ids.sessionId();
