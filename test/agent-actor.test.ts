@@ -92,6 +92,8 @@ describe('transcripts on the actor', () => {
     for (const tag of ['a', 'b', 'c', 'd']) await recovery.appendMessages(id, step(tag));
     const refused = await recovery.appendMessages(id, step('e')).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(StorageError);
+    // What adds nothing to the transcript goes through meanwhile.
+    await recovery.updateMetadata(id, 'while', 'behind');
     expect((await h.service.loadContext(id))!.messages.map((m) => m.content[0])).not.toContain('e');
     await setFault(h, id, null);
     await eventually(async () => expect(await transcriptRows(h, id)).toBe(16), 30_000);

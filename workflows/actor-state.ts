@@ -97,7 +97,8 @@ export class ActorState {
     if (result.changed) {
       const entered = result.transcribed ?? [];
       const bytes = entered.reduce((n, m) => n + messageBytes(m), 0);
-      if (this.backlogBytes > 0 && this.backlogBytes + bytes > TRANSCRIPT_BACKLOG_MAX_BYTES)
+      // Only what adds to the backlog waits: other commands (metadata, a clear) go through meanwhile.
+      if (bytes > 0 && this.backlogBytes > 0 && this.backlogBytes + bytes > TRANSCRIPT_BACKLOG_MAX_BYTES)
         throw new StorageError(`session ${this.sessionId}: its transcript waits for Postgres; retry shortly`);
       if (entered.length > 0) this.addToBacklog(result.snapshot.version, entered);
       if (!this.snapshot) this.bornVersion = result.snapshot.version;

@@ -219,8 +219,13 @@ export class TemporalSessionService
    * The last n messages (all when n <= 0 or n >= length), within `maxBytes` of text when given; a tool call and its
    * results come whole or not at all. Null when the session does not exist.
    */
-  async getRecentMessages(sessionId: string, n: number, maxBytes?: number): Promise<Message[] | null> {
+  async getRecentMessages(
+    sessionId: string,
+    n: number,
+    options: { maxBytes?: number } = {},
+  ): Promise<Message[] | null> {
     validateSessionId(sessionId);
+    const { maxBytes } = options;
     if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 0))
       throw new ValidationError('max_bytes', 'must be a non-negative integer');
     const args: [number, number?] = maxBytes === undefined ? [n] : [n, maxBytes];
