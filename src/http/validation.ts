@@ -25,7 +25,10 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
     let value = input;
     if (part === 'body') {
       // Fastify hands a missing body over as null: say that it is missing rather than that null is not an object.
-      if (value === null && schema.type === 'object')
+      const objects =
+        schema.type === 'object' ||
+        (schema.anyOf as TSchema[] | undefined)?.every((v) => v.type === 'object');
+      if (value === null && objects)
         return { error: new HttpError('invalid_argument', 'body: a JSON object is required') };
     } else {
       const read = fromWire(schema, input, part);
