@@ -2,11 +2,26 @@
 // SessionRecovery and SessionCleanupJob, the session rules, and the runtime entry points.
 export * from './types';
 export * from './errors';
-export type { SessionService, CommandCapableService, CommandOptions } from './service';
+export type {
+  SessionService,
+  CommandCapableService,
+  CommandOptions,
+  ForkCapable,
+  ForkOptions,
+  TranscriptCapable,
+  Watchable,
+  WatchOptions,
+  ChangesOptions,
+  ChangesAnswer,
+} from './service';
+export type { SessionChange, WireSessionChange } from './session-changes';
 export { isCommandCapable } from './service';
 export {
   applyCommand,
   applyWindow,
+  checkToolPairing,
+  messageBytes,
+  validateMessage,
   recentMessages,
   lastMessage,
   validateCommand,
@@ -16,6 +31,7 @@ export {
 } from './session-rules';
 export type { SessionCommand, SessionSnapshot, CommandType } from './session-rules';
 export { SessionRecovery } from './recovery';
+export type { AppendOptions } from './recovery';
 export { SessionCleanupJob } from './cleanup-job';
 export type { CleanupConfig, CleanupScheduler, CleanupLogger } from './cleanup-job';
 export { InMemorySessionService } from './memory/in-memory-service';

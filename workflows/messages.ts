@@ -53,7 +53,7 @@ export interface SessionActorResult {
   /** failed: Postgres refused the session for good; `unsaved` then holds the state it could not take. */
   reason: 'idle' | 'deleted' | 'expired' | 'failed';
   version: number;
-  unsaved?: { context: WireContext; version: number };
+  unsaved?: { context: WireContext; version: number; transcript?: TranscriptBatch[] };
 }
 
 /** Every applied update answers with the session after it and its version. */

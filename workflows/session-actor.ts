@@ -611,7 +611,16 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     return {
       reason,
       version: state.highestVersion,
-      ...(unsaved ? { unsaved: { context: toWireContext(unsaved.context), version: unsaved.version } } : {}),
+      ...(unsaved
+        ? {
+            unsaved: {
+              context: toWireContext(unsaved.context),
+              version: unsaved.version,
+              // The transcript that was never written goes with it (absent when there is none).
+              ...(state.transcriptPending > 0 ? { transcript: state.transcriptBacklog() } : {}),
+            },
+          }
+        : {}),
     };
   }
 }
