@@ -7,6 +7,7 @@ import { SessionRecovery } from '../src/recovery';
 import type { SessionChange } from '../src/session-changes';
 import type { Message } from '../src/types';
 import { sessionWorkflowId } from '../workflows/messages';
+import { recordFixture } from '../test-reliability/support/fixtures';
 import { toolStep } from './support/agent-contract';
 import { eventually, uniqueIds } from './support/contract';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
@@ -105,6 +106,41 @@ describe('transcripts on the actor', () => {
       );
     }, 30_000);
   }, 90_000);
+});
+
+describe('every issue 16 command in one history', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('agent_history', { persistDelayMs: 0, idleTimeoutMs: 60_000 });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  // RELIABILITY_RECORD_FIXTURES=1 records this history for test-reliability/replay.test.ts (fixtures/agent-session.1.json):
+  // the new updates, the long-poll, the persist activity with a transcript argument all replay from then on.
+  test('a tool-calling session with a transcript, its settings changed, watched and forked', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    const userId = ids.userId();
+    await recovery.recoverSession(id, userId, 'weather', { transcript: true });
+    const first = await h.service.changes(id);
+    await recovery.appendMessages(id, toolStep('paris'), { agentType: 'weather' });
+    const changes = await h.service.changes(id, { afterVersion: first.version, waitMs: 0 });
+    expect(changes.changes.map((c) => c.type)).toEqual(['appended']);
+    await recovery.configureSession(id, { windowMessages: 6, transcript: true });
+    await recovery.appendMessages(id, toolStep('rome'));
+    await recovery.updateMetadata(id, 'topic', 'weather');
+    const fork = ids.sessionId('fork');
+    await h.service.forkSession(id, fork, { expectedUserId: userId });
+    // Six slots: the second step whole, and of the first only its answer (its call cannot stay without its result).
+    expect((await h.service.loadContext(id))!.messages).toEqual([toolStep('paris')[3], ...toolStep('rome')]);
+    await eventually(async () => expect(await transcriptRows(h, id)).toBe(8));
+    await recordFixture(h.client, id, 'agent-session', 1);
+  });
 });
 
 describe('watching the actor across its runs', () => {
