@@ -29,14 +29,24 @@ export async function* watchChanges(
   let after = options.fromVersion;
   let born: number | undefined;
   const { signal } = options;
+  // A poll still waiting when the watch is stopped is given the signal, and otherwise left to end on its own (the
+  // actor answers it when its wait ends): the watch itself ends at once.
+  const stopped = new Promise<null>((resolve) =>
+    signal?.addEventListener('abort', () => resolve(null), { once: true }),
+  );
   while (!signal?.aborted) {
     let answer: ChangesAnswer;
     try {
-      answer = await poll({
+      const pending = poll({
         afterVersion: after,
         waitMs: options.waitMs,
         expectedUserId: options.expectedUserId,
+        signal,
       });
+      pending.catch(() => undefined);
+      const raced = signal ? await Promise.race([pending, stopped]) : await pending;
+      if (raced === null) return;
+      answer = raced;
     } catch (err) {
       if (signal?.aborted) return;
       const gone = err instanceof SessionNotFoundError || err instanceof SessionConflictError;

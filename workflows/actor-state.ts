@@ -142,10 +142,10 @@ export class ActorState {
     this.floorVersion = floor;
     this.persistedVersion = floor;
     this.turns.clear();
-    // The session's transcript rows went with it; nothing of this incarnation may be written any more.
+    // The session's transcript rows went with it; nothing of this incarnation may be written any more. The change
+    // log stays: a watcher behind still gets the changes before the deletion (no new incarnation starts in this run).
     this.backlog = [];
     this.backlogBytes = 0;
-    this.changes.clear();
   }
 
   /** The highest version this session has had, written or not. */

@@ -37,7 +37,12 @@ export function registerWatchers(deps: WatcherDeps): void {
     if (failure) throw failure;
     const version = state.highestVersion;
     const base = { version, born_version: state.bornVersion };
-    if (deps.phase().name === 'removed') return { ...base, changes: [{ type: 'deleted', version }] };
+    if (deps.phase().name === 'removed') {
+      // The changes the watcher has not seen yet, when the log still has them, then the deletion.
+      const before =
+        args?.after_version === undefined ? [] : (state.changes.since(args.after_version, version) ?? []);
+      return { ...base, changes: [...before.map(toWireChange), { type: 'deleted', version }] };
+    }
     const s = state.snapshot;
     if (!s) throw toFailure(new SessionNotFoundError(deps.sessionId));
     const expected = args?.expected_user_id;

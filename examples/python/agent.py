@@ -92,6 +92,18 @@ async def write_turn(
     return handle, turn_id
 
 
+def start_operation(task_queue: str, session_id: str) -> WithStartWorkflowOperation[Any, Any]:
+    """The start half of update-with-start: the session's actor, reached when running, started when not."""
+    return WithStartWorkflowOperation(
+        WORKFLOW_TYPE,
+        {"session_id": session_id},
+        id=workflow_id(session_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Session {session_id}",
+    )
+
+
 async def append_turn(
     client: Client,
     task_queue: str,
@@ -108,14 +120,7 @@ async def append_turn(
     turn: dict[str, Any] = {"user": user, "assistant": assistant}
     if agent_type:
         turn["agent_type"] = agent_type
-    start = WithStartWorkflowOperation(
-        WORKFLOW_TYPE,
-        {"session_id": session_id},
-        id=workflow_id(session_id),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Session {session_id}",
-    )
+    start = start_operation(task_queue, session_id)
     ack = await client.execute_update_with_start_workflow(
         APPEND_TURN_UPDATE, turn, start_workflow_operation=start, id=turn_id
     )
@@ -155,14 +160,7 @@ async def append_messages(
     args: dict[str, Any] = {"messages": messages, "turn_id": turn_id}
     if agent_type:
         args["agent_type"] = agent_type
-    start = WithStartWorkflowOperation(
-        WORKFLOW_TYPE,
-        {"session_id": session_id},
-        id=workflow_id(session_id),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Session {session_id}",
-    )
+    start = start_operation(task_queue, session_id)
     ack = await client.execute_update_with_start_workflow(
         APPEND_MESSAGES_UPDATE, args, start_workflow_operation=start, id=f"auto:{uuid.uuid4()}"
     )

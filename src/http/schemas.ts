@@ -394,6 +394,16 @@ export const MessagesAnswer = Type.Object({
   messages: Type.Array(StoredMessage, { maxItems: LIMITS.windowMaxMessages }),
 });
 
+/** The opaque keyset cursor of a page (lists, transcripts). */
+const PageCursor = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  pattern: CURSOR_PATTERN,
+  description:
+    "The previous page's next_cursor, as it was given: any other text is 400 invalid_argument, even when it " +
+    'matches this pattern',
+});
+
 export const TranscriptQuery = Type.Object({
   limit: Type.Optional(
     Type.Integer({
@@ -402,15 +412,7 @@ export const TranscriptQuery = Type.Object({
       description: `Entries per page; 0 or absent: ${LIMITS.transcriptDefaultLimit}`,
     }),
   ),
-  cursor: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 512,
-      pattern: CURSOR_PATTERN,
-      description:
-        "The previous page's next_cursor, as it was given (any other text is 400 invalid_argument)",
-    }),
-  ),
+  cursor: Type.Optional(PageCursor),
 });
 export const TranscriptAnswer = Type.Object({
   entries: Type.Array(
@@ -436,16 +438,7 @@ export const ListQuery = Type.Object({
       description: `0 or absent: ${LIMITS.listDefaultLimit}. A plain base-10 integer`,
     }),
   ),
-  cursor: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 512,
-      pattern: CURSOR_PATTERN,
-      description:
-        "The previous page's next_cursor, as it was given: any other text is 400 invalid_argument, even when it " +
-        'matches this pattern',
-    }),
-  ),
+  cursor: Type.Optional(PageCursor),
   agent_type: Type.Optional(AgentType),
 });
 

@@ -67,6 +67,8 @@ interface SessionRecord {
   born: number;
   changes: ChangeLog;
   transcript: (TranscriptEntry & { seq: number })[];
+  /** The version at which this incarnation was deleted: its watchers still get its last changes, then `deleted`. */
+  deleted?: number;
 }
 
 export class InMemorySessionService
@@ -148,7 +150,11 @@ export class InMemorySessionService
     if (version !== undefined) this.floors.set(sessionId, version);
     this.sessions.delete(sessionId);
     this.turns.delete(sessionId);
-    this.records.delete(sessionId);
+    const record = this.records.get(sessionId);
+    if (record && version !== undefined) {
+      record.deleted = version;
+      record.transcript = [];
+    }
     this.wake(sessionId);
   }
 
@@ -223,10 +229,16 @@ export class InMemorySessionService
       throw new ValidationError('wait_ms', 'must be an integer 0..60000');
     if (expectedUserId !== undefined) validateUserId(expectedUserId);
     const moved = () => after === undefined || (this.sessions.get(sessionId)?.version ?? Infinity) > after;
-    if (!moved() && waitMs > 0) await this.waitForChange(sessionId, waitMs);
+    if (!moved() && waitMs > 0) await this.waitForChange(sessionId, waitMs, options.signal);
+    options.signal?.throwIfAborted();
     const snapshot = this.sessions.get(sessionId);
     const record = this.records.get(sessionId);
-    if (!snapshot || !record) throw new SessionNotFoundError(sessionId);
+    if (record?.deleted !== undefined && after !== undefined) {
+      const before = record.changes.since(after, record.deleted) ?? [];
+      const deleted: SessionChange = { type: 'deleted', version: record.deleted };
+      return { version: record.deleted, bornVersion: record.born, changes: [...before, deleted] };
+    }
+    if (!snapshot || !record || record.deleted !== undefined) throw new SessionNotFoundError(sessionId);
     if (expectedUserId !== undefined && snapshot.context.userId !== expectedUserId)
       throw new SessionConflictError(sessionId);
     const logged = after === undefined ? null : record.changes.since(after, snapshot.version);
@@ -295,21 +307,24 @@ export class InMemorySessionService
   /** The session's record; a new one (a new incarnation, born at `version`) when it has none. */
   private recordOf(sessionId: string, version: number): SessionRecord {
     let record = this.records.get(sessionId);
-    if (!record)
+    if (!record || record.deleted !== undefined)
       this.records.set(sessionId, (record = { born: version, changes: new ChangeLog(), transcript: [] }));
     return record;
   }
 
-  private waitForChange(sessionId: string, ms: number): Promise<void> {
+  /** Resolves at the session's next change, after `ms`, or when `signal` aborts, whichever comes first. */
+  private waitForChange(sessionId: string, ms: number, signal?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       let waiting = this.waiters.get(sessionId);
       if (!waiting) this.waiters.set(sessionId, (waiting = new Set()));
       const done = (): void => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
         this.waiters.get(sessionId)?.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
       waiting.add(done);
     });
   }

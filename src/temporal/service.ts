@@ -3,6 +3,7 @@
 // long-poll the actor.
 import { randomUUID } from 'node:crypto';
 import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
 import type { ActorConfig } from '../config';
@@ -282,23 +283,35 @@ export class TemporalSessionService
     const { signal } = options;
     const call = <T>(fn: () => Promise<T>): Promise<T> =>
       signal ? this.client.withAbortSignal(signal, fn) : fn();
-    let answer;
+    const poll = () =>
+      call(() => handle.executeUpdate(awaitChangesUpdate, { args: [args], updateId: updateId() }));
+    // No run answered: a run that continued as new has a successor, asked again (retryingActor); a run that completed
+    // wrote its snapshot first, so Postgres says whether there is a session to start an actor for.
+    const ask = () =>
+      this.retryingActor(sessionId, async () => {
+        // A signal aborted before the call starts would not reach it (the client listens for the abort event).
+        signal?.throwIfAborted();
+        try {
+          return await poll();
+        } catch (err) {
+          if (!isActorGone(err) || (await this.actorRunning(sessionId))) throw err;
+          if (!(await loadSnapshot(this.pool, sessionId))) throw new SessionNotFoundError(sessionId);
+          return call(() =>
+            this.client.workflow.executeUpdateWithStart(awaitChangesUpdate, {
+              args: [args],
+              updateId: updateId(),
+              startWorkflowOperation: this.startOperation(sessionId),
+            }),
+          );
+        }
+      });
+    let answer: Awaited<ReturnType<typeof ask>>;
     try {
-      answer = await call(() =>
-        handle.executeUpdate(awaitChangesUpdate, { args: [args], updateId: updateId() }),
-      );
+      answer = await ask();
     } catch (err) {
-      if (!isActorGone(err)) throw toSessionError(err, sessionId);
-      if (!(await loadSnapshot(this.pool, sessionId))) throw new SessionNotFoundError(sessionId);
-      answer = await this.retryingActor(sessionId, () =>
-        call(() =>
-          this.client.workflow.executeUpdateWithStart(awaitChangesUpdate, {
-            args: [args],
-            updateId: updateId(),
-            startWorkflowOperation: this.startOperation(sessionId),
-          }),
-        ),
-      );
+      // Given up by the caller: its reason, not what the cancelled call looks like (a deadline, "overloaded").
+      if (signal?.aborted) throw signal.reason;
+      throw err;
     }
     return {
       version: answer.version,
@@ -396,6 +409,17 @@ export class TemporalSessionService
     } catch (err) {
       if (isQueryOnClosedActor(err) || isActorGone(err)) return undefined;
       throw toSessionError(err, sessionId);
+    }
+  }
+
+  /** Whether the session's actor has a run that is running now (its latest run). */
+  private async actorRunning(sessionId: string): Promise<boolean> {
+    try {
+      const { status } = await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).describe();
+      return status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
     }
   }
 

@@ -335,6 +335,20 @@ export function describeAgentSessionContract(
           expect(seen.map((c) => c.type)).toEqual(['appended', 'appended']);
         });
 
+        it('ends at once when stopped, even while a poll waits', async () => {
+          const { id } = await created();
+          const controller = new AbortController();
+          const watch = watchable().watch(id, { signal: controller.signal, waitMs: 2_000 });
+          const changes = watch[Symbol.asyncIterator]();
+          expect((await changes.next()).value).toMatchObject({ type: 'session' });
+          const waiting = changes.next(); // nothing changes: the poll waits
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const started = Date.now();
+          controller.abort();
+          expect(await waiting).toEqual({ done: true, value: undefined });
+          expect(Date.now() - started).toBeLessThan(500);
+        });
+
         it('a missing session is not found', async () => {
           await expect(watchable().changes(ids.sessionId('none'), { waitMs: 0 })).rejects.toBeInstanceOf(
             SessionNotFoundError,
