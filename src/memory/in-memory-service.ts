@@ -62,6 +62,9 @@ interface CursorKey {
   sessionId: string;
 }
 
+/** How many deleted sessions keep their last changes for watchers that are behind. */
+const KEPT_DELETED = 1000;
+
 /** What the in-memory service keeps of a session besides its snapshot: its incarnation, changes and transcript. */
 interface SessionRecord {
   born: number;
@@ -76,6 +79,8 @@ export class InMemorySessionService
 {
   private sessions = new Map<string, SessionSnapshot>();
   private records = new Map<string, SessionRecord>();
+  /** Ids of deleted sessions whose records are kept, oldest first. */
+  private deleted = new Set<string>();
   /** Pollers waiting for a change of a session. */
   private waiters = new Map<string, Set<() => void>>();
   /** Per session, turn id → the first result, in insertion order so the oldest is dropped first. */
@@ -154,6 +159,14 @@ export class InMemorySessionService
     if (record && version !== undefined) {
       record.deleted = version;
       record.transcript = [];
+      // Deleted sessions' last changes are kept for watchers behind, a bounded number of them (oldest go first).
+      this.deleted.delete(sessionId);
+      this.deleted.add(sessionId);
+      for (const id of this.deleted) {
+        if (this.deleted.size <= KEPT_DELETED) break;
+        this.deleted.delete(id);
+        if (this.records.get(id)?.deleted !== undefined) this.records.delete(id);
+      }
     }
     this.wake(sessionId);
   }
@@ -260,6 +273,7 @@ export class InMemorySessionService
     for (const id of this.sessions.keys()) this.wake(id);
     this.sessions = new Map();
     this.records = new Map();
+    this.deleted = new Set();
     this.turns = new Map();
     this.floors = new Map();
   }
