@@ -163,12 +163,24 @@ export function validateMessage(field: string, message: unknown): asserts messag
   if (m.role === 'tool') validateToolCallId(`${field}.tool_call_id`, m.toolCallId);
   else if (m.toolCallId !== undefined)
     throw new ValidationError(`${field}.tool_call_id`, 'only a tool message answers a tool call');
+  if (m.extra !== undefined) validateExtra(`${field}.extra`, m.extra);
 }
 
-/** What a message costs a byte budget: its content and its tool calls' arguments, as UTF-8. */
+/** A message's `extra`: a plain JSON object that jsonb keeps unchanged, at most messageExtraMaxBytes. */
+function validateExtra(field: string, extra: unknown): void {
+  if (!isPlainObject(extra) || Object.prototype.toString.call(extra) !== '[object Object]')
+    throw new ValidationError(field, 'must be a JSON object');
+  const problem = jsonProblem(extra, 1);
+  if (problem) throw new ValidationError(field, problem);
+  if (utf8Length(JSON.stringify(extra)) > LIMITS.messageExtraMaxBytes)
+    throw new ValidationError(field, `must be at most ${LIMITS.messageExtraMaxBytes} bytes as JSON`);
+}
+
+/** What a message costs a byte budget: its content, its tool calls' arguments and its `extra` (JSON), as UTF-8. */
 export function messageBytes(m: Message): number {
   let bytes = utf8Length(m.content);
   for (const call of m.toolCalls ?? []) bytes += utf8Length(call.function.arguments);
+  if (m.extra !== undefined) bytes += utf8Length(JSON.stringify(m.extra));
   return bytes;
 }
 

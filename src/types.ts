@@ -28,6 +28,8 @@ export const LIMITS = {
   sessionIdMaxLength: 128,
   agentTypeMaxLength: 32,
   messageContentMaxBytes: 32 * 1024,
+  /** A message's `extra` object, as UTF-8 JSON. */
+  messageExtraMaxBytes: 32 * 1024,
   metadataMaxBytes: 64 * 1024,
   metadataKeyMaxLength: 128,
   listDefaultLimit: 20,
@@ -73,6 +75,12 @@ export interface Message {
   toolCalls?: ToolCall[];
   /** Tool messages only (required there): the id of the call this message answers. */
   toolCallId?: string;
+  /**
+   * What an agent framework's own form of this message holds beyond the chat shape (item ids, statuses, content
+   * parts, event fields, items the chat shape has no place for), kept as is: a JSON object, at most 32 KiB, keyed
+   * by the adapter that wrote it (src/adapters/). Readers of the chat shape may ignore it.
+   */
+  extra?: Record<string, unknown>;
 }
 
 /** A session's own window and transcript; every field optional (absent: the default). */
@@ -155,6 +163,7 @@ export interface WireMessage {
   name?: string;
   tool_calls?: ToolCall[];
   tool_call_id?: string;
+  extra?: Record<string, unknown>;
 }
 
 export interface WireSettings {
@@ -216,6 +225,7 @@ export function toWireMessage(m: Message): WireMessage {
   if (m.name !== undefined) w.name = m.name;
   if (m.toolCalls !== undefined) w.tool_calls = m.toolCalls.map(copyToolCall);
   if (m.toolCallId !== undefined) w.tool_call_id = m.toolCallId;
+  if (m.extra !== undefined) w.extra = copyJsonValue(m.extra);
   return w;
 }
 
@@ -226,7 +236,20 @@ export function fromWireMessage(w: WireMessage): Message {
   if (w?.tool_calls !== undefined)
     m.toolCalls = Array.isArray(w.tool_calls) ? w.tool_calls.map(copyToolCall) : w.tool_calls;
   if (w?.tool_call_id !== undefined) m.toolCallId = w.tool_call_id;
+  if (w?.extra !== undefined) m.extra = copyJsonValue(w.extra);
   return m;
+}
+
+/** A deep copy of objects and arrays; every other value as it is (so validation still sees a bad one). */
+function copyJsonValue<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(copyJsonValue) as T;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Object.prototype.toString.call(value) !== '[object Object]'
+  )
+    return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copyJsonValue(v)])) as T;
 }
 
 /** Settings with only the fields that are set, or undefined when none is. */

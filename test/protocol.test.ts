@@ -52,7 +52,7 @@ const EXPECTED = {
     },
     recoverSession: { args: ['user_id', 'agent_type', 'settings', 'expected_user_id', 'turn_id'] },
     appendMessage: {
-      args: ['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'expected_user_id', 'turn_id'],
+      args: ['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'extra', 'expected_user_id', 'turn_id'],
     },
     appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'turn_id'] },
     appendMessages: { args: ['messages', 'agent_type', 'expected_user_id', 'turn_id'] },
@@ -86,7 +86,7 @@ const EXPECTED = {
     'updated_at',
     'settings',
   ],
-  message: ['role', 'content', 'name', 'tool_calls', 'tool_call_id'],
+  message: ['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'extra'],
   toolCall: ['id', 'type', 'function'],
   settings: ['window_messages', 'window_bytes', 'transcript'],
   changeTypes: ['session', 'appended', 'cleared', 'metadata', 'deleted'],
@@ -125,6 +125,7 @@ const wireMessage: Required<WireMessage> = {
   name: 'n',
   tool_calls: [toolCall],
   tool_call_id: 'c',
+  extra: {},
 };
 const message: Required<AppendMessageArgs> = {
   ...wireMessage,

@@ -147,6 +147,11 @@ const ToolCalls = Type.Array(ToolCall, {
   maxItems: LIMITS.toolCallsPerMessage,
   description: 'The calls the model made; their ids are unique in the window',
 });
+const Extra = Type.Record(Type.String(), Type.Unknown(), {
+  description:
+    "What an agent framework's own form of the message holds beyond the chat shape (ids, statuses, content parts, " +
+    'items the chat shape has no place for), kept as is: a JSON object, at most 32 KiB as UTF-8 JSON',
+});
 const textMessage = (role: 'user' | 'system' | 'assistant') =>
   Type.Object(
     {
@@ -154,6 +159,7 @@ const textMessage = (role: 'user' | 'system' | 'assistant') =>
       content: Content,
       name: Type.Optional(Name),
       ...(role === 'assistant' ? { tool_calls: Type.Optional(ToolCalls) } : {}),
+      extra: Type.Optional(Extra),
     },
     { additionalProperties: false },
   );
@@ -174,6 +180,7 @@ export const Message = Type.Union(
         content: OptionalContent,
         name: Type.Optional(Name),
         tool_calls: ToolCalls,
+        extra: Type.Optional(Extra),
       },
       { additionalProperties: false, description: 'An assistant message with tool calls' },
     ),
@@ -186,6 +193,7 @@ export const Message = Type.Union(
           ...ToolCallId,
           description: 'The id of the tool call this result answers',
         }),
+        extra: Type.Optional(Extra),
       },
       { additionalProperties: false, description: 'A tool result' },
     ),
@@ -210,6 +218,7 @@ const StoredMessage = Type.Object({
     ),
   ),
   tool_call_id: Type.Optional(Type.String()),
+  extra: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 
 // ---- settings -----------------------------------------------------------------------------------------------
