@@ -49,6 +49,21 @@ export class LogTail {
   }
 }
 
+/**
+ * Copies the child's stdout and stderr into `log` (ended once the child's streams close) and into a tail of the last
+ * `max` characters, returned for the start-up errors that quote it.
+ */
+export function teeOutput(child: ChildProcess, log: NodeJS.WritableStream, max?: number): LogTail {
+  const tail = new LogTail(max);
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk: Buffer) => {
+      tail.push(chunk);
+      log.write(chunk);
+    });
+  child.once('close', () => log.end());
+  return tail;
+}
+
 /** True while the child has neither exited nor been killed by a signal. */
 export function isRunning(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { LogTail, isRunning, signalAndWait, sleep, stopChild } from './process';
+import { isRunning, signalAndWait, sleep, stopChild, teeOutput } from './process';
 import { reapWithParent } from './reaper';
 
 export type TemporalServiceName = 'history' | 'matching' | 'frontend' | 'worker';
@@ -63,7 +63,6 @@ export class TemporalService {
     fs.mkdirSync(path.dirname(this.o.logFile), { recursive: true });
     const log = fs.createWriteStream(this.o.logFile, { flags: 'a' });
     log.write(`\n--- ${new Date().toISOString()} temporal-server start (${this.o.service})\n`);
-    const tail = new LogTail(8 * 1024);
     // `temporal-server start` with TEMPORAL_SERVICES, exactly what the temporalio/server image runs.
     const child = spawn(this.o.binary, ['start'], {
       env: { ...this.o.env, TEMPORAL_SERVICES: this.o.service },
@@ -74,13 +73,8 @@ export class TemporalService {
     this.wanted = true;
     let spawnFailure: Error | undefined;
     child.once('error', (err) => (spawnFailure = err));
-    for (const stream of [child.stdout, child.stderr])
-      stream?.on('data', (chunk: Buffer) => {
-        tail.push(chunk);
-        log.write(chunk);
-      });
+    const tail = teeOutput(child, log, 8 * 1024);
     child.once('exit', (code, signal) => {
-      log.end();
       if (this.child === child && this.wanted) {
         this.wanted = false;
         this.o.onUnexpectedExit?.(this.o.service, code, signal);

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { LogTail, isRunning, signalAndWait, stopChild } from './process';
+import { isRunning, signalAndWait, stopChild, teeOutput } from './process';
 import { reapWithParent } from './reaper';
 
 export interface WorkerProcessOptions {
@@ -53,7 +53,7 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<Worke
   });
   reapWithParent(child);
   let wanted = true;
-  const tail = new LogTail(8 * 1024);
+  const tail = teeOutput(child, log, 8 * 1024);
   const ready = new Promise<void>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -65,13 +65,7 @@ export async function startWorkerProcess(o: WorkerProcessOptions): Promise<Worke
       reject(new Error(`worker exited during start-up (${code ?? signal}); log ${o.logFile}:\n${tail}`)),
     );
   });
-  for (const stream of [child.stdout, child.stderr])
-    stream?.on('data', (chunk: Buffer) => {
-      tail.push(chunk);
-      log.write(chunk);
-    });
   child.once('exit', (code, signal) => {
-    log.end();
     if (wanted) {
       wanted = false;
       o.onUnexpectedExit?.(code, signal);
