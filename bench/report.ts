@@ -59,6 +59,8 @@ export function markdownTable(r: Results): string {
   if (h) {
     add('history events per turn (1 client)', `applied ${num(h.appliedSequential.eventsPerTurn, 2)} · durable ${num(h.durableSequential.eventsPerTurn, 2)}`, `floor ${num(h.floorSequential.eventsPerTurn, 2)} per update`, '', '');
     add('history events per turn (saturated)', `applied ${num(h.appliedSaturated.eventsPerTurn, 2)} · durable ${num(h.durableSaturated.eventsPerTurn, 2)}`, `floor ${num(h.floorSaturated.eventsPerTurn, 2)} per op`, '', '');
+    add('Temporal actions per turn (as the history shows them)', `1 client: applied ${num(h.appliedSequential.actionsPerTurn, 2)} · durable ${num(h.durableSequential.actionsPerTurn, 2)}; saturated: applied ${num(h.appliedSaturated.actionsPerTurn, 2)} · durable ${num(h.durableSaturated.actionsPerTurn, 2)}`,
+      `floor ${num(h.floorSequential.actionsPerTurn, 2)} per update (1 client) · ${num(h.floorSaturated.actionsPerTurn, 2)} per op (saturated); queries and rejected updates not counted`, '', '');
     add('history bytes per run', `applied ${f(h.appliedSequential.bytesPerRun, (v) => `${num(v / 1024)} KB`)} (${num(h.appliedSequential.turnsPerRun.median)} turns) · durable ${f(h.durableSequential.bytesPerRun, (v) => `${num(v / 1024)} KB`)}`,
       `${num(h.appliedSequential.bytesPerTurn)} / ${num(h.durableSequential.bytesPerTurn)} B per turn`, '', '');
   }

@@ -2,6 +2,7 @@
 // drove (every run of each workflow id), beside the floor workflow's events per op.
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { countActions } from '../actions';
 import type { BenchContext } from '../context';
 import { figure, Figure } from '../stats';
 
@@ -16,6 +17,10 @@ export interface HistoryGroup {
   /** Event type → count per turn, over all runs of the group. */
   perTurnByType: Record<string, number>;
   bytesPerTurn: number;
+  /** Temporal Cloud actions the histories show per turn (bench/actions.ts: queries and rejected updates are not in them). */
+  actionsPerTurn: number;
+  /** Event type → actions per turn. */
+  actionsPerTurnByType: Record<string, number>;
   /** Encoded size of closed runs (or of open runs when none closed). */
   bytesPerRun: Figure;
   turnsPerRun: Figure;
@@ -30,6 +35,8 @@ function typeName(t: number | null | undefined): string {
 /** Reads every run of each workflow id; a turn is an accepted update, a received signal, or either ('any'). */
 export async function readHistories(client: Client, workflowIds: string[], turnEvent: 'update' | 'signal' | 'any'): Promise<HistoryGroup> {
   const byType: Record<string, number> = {};
+  const actionsByType: Record<string, number> = {};
+  let actions = 0;
   let runs = 0;
   let closedRuns = 0;
   let turns = 0;
@@ -49,6 +56,9 @@ export async function readHistories(client: Client, workflowIds: string[], turnE
         if (turnEvent !== 'signal' && name === 'WORKFLOW_EXECUTION_UPDATE_ACCEPTED') t++;
         if (turnEvent !== 'update' && name === 'WORKFLOW_EXECUTION_SIGNALED') t++;
       }
+      const counted = countActions(history.events ?? []);
+      actions += counted.actions;
+      for (const [k, v] of Object.entries(counted.byType)) actionsByType[k] = (actionsByType[k] ?? 0) + v;
       runs++;
       turns += t;
       events += history.events?.length ?? 0;
@@ -63,6 +73,9 @@ export async function readHistories(client: Client, workflowIds: string[], turnE
   }
   const perTurnByType: Record<string, number> = {};
   for (const [k, v] of Object.entries(byType).sort((a, b) => b[1] - a[1])) perTurnByType[k] = turns ? v / turns : NaN;
+  const actionsPerTurnByType: Record<string, number> = {};
+  for (const [k, v] of Object.entries(actionsByType).sort((a, b) => b[1] - a[1]))
+    actionsPerTurnByType[k] = turns ? v / turns : NaN;
   return {
     workflows: workflowIds.length,
     runs,
@@ -72,6 +85,8 @@ export async function readHistories(client: Client, workflowIds: string[], turnE
     eventsPerTurn: turns ? events / turns : NaN,
     perTurnByType,
     bytesPerTurn: turns ? bytes / turns : NaN,
+    actionsPerTurn: turns ? actions / turns : NaN,
+    actionsPerTurnByType,
     bytesPerRun: figure(runBytes.length ? runBytes : openRunBytes),
     turnsPerRun: figure(runTurns),
   };
