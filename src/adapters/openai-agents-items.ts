@@ -4,7 +4,7 @@ import { ValidationError } from '../errors';
 import { validateMessage } from '../session-rules';
 import type { Message, Role } from '../types';
 
-/** The key of `Message.extra` this adapter writes (the Python adapter writes the same). */
+/** The key of `Message.extra` this adapter writes (clients/python writes `openai_agents_python`: its items differ). */
 export const OPENAI_AGENTS_EXTRA = 'openai_agents';
 
 /** A JSON object: the form of every SDK item (AgentInputItem) the adapter stores. */

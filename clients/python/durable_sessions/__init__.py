@@ -1,0 +1,1 @@
+"""durable-sessions clients for Python agent frameworks (see clients/python/README.md)."""
