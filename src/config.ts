@@ -93,10 +93,8 @@ export interface CodecConfig {
   keys?: KeyRing;
   /** DS_CODEC_KEY_FILE: a JSON key file (`{"keys":[{"id","key"}]}`, newest first). */
   keyFile?: string;
-  /** DS_CODEC_UI_ORIGINS: browser origins allowed to call /codec/*; empty = the embedded Temporal UI's. */
+  /** DS_CODEC_UI_ORIGINS: browser origins that may use a UI session at /codec/*; empty = the embedded Temporal UI's. */
   uiOrigins: string[];
-  /** DS_CODEC_TRUST_LOOPBACK_UI=0|1: let the local UI decode without a key; default: when the API is on loopback. */
-  trustLoopbackUi?: boolean;
 }
 
 /** Who an API key acts for: one user, a service that names the user per request, or an operator. */
@@ -191,7 +189,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .split(',')
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter((o) => o !== ''),
-      trustLoopbackUi: env.DS_CODEC_TRUST_LOOPBACK_UI ? env.DS_CODEC_TRUST_LOOPBACK_UI === '1' : undefined,
     },
     worker: {
       metricsHost: env.DS_WORKER_METRICS_HOST || '127.0.0.1',

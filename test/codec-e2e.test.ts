@@ -214,7 +214,7 @@ describe('encrypted sessions on Temporal', () => {
       client: rotated.client,
       config: apiConfig(),
       logger: silentLogger,
-      codec: { codec: new AesGcmCodec([k2, k1]), uiOrigins: [], trustLoopbackUi: false },
+      codec: { codec: new AesGcmCodec([k2, k1]), uiOrigins: [] },
     });
     try {
       const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -285,7 +285,7 @@ describe('canary: no message text in Temporal storage or logs with the codec on'
           client: h.client,
           config: apiConfig(),
           logger,
-          codec: codec && { codec, uiOrigins: [], trustLoopbackUi: false },
+          codec: codec && { codec, uiOrigins: [] },
         });
         const ids = uniqueIds();
         const c = canary[side];

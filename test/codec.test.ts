@@ -1,5 +1,5 @@
 // The payload codec without a server: AES-GCM round trip, tampering, key rotation, the key ring sources, and the
-// codec routes (remote codec protocol, admin key, the local UI, CORS) through app.inject().
+// codec routes (remote codec protocol, admin key, the UI's session cookie, CORS) through app.inject().
 import { apiConfig, KEYS } from './support/http-harness';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -134,11 +134,12 @@ describe('key ring sources', () => {
     const c = loadConfig({
       DS_CODEC_KEYS: `k2:${b64(k2)},k1:${b64(k1)}`,
       DS_CODEC_UI_ORIGINS: 'http://ui.example:8080/, http://localhost:8233',
-      DS_CODEC_TRUST_LOOPBACK_UI: '0',
+      // Gone (a forgeable Origin never decodes): set or not, nothing changes.
+      DS_CODEC_TRUST_LOOPBACK_UI: '1',
     }).codec;
     expect(c.keys?.map((k) => k.id)).toEqual(['k2', 'k1']);
     expect(c.uiOrigins).toEqual(['http://ui.example:8080', 'http://localhost:8233']);
-    expect(c.trustLoopbackUi).toBe(false);
+    expect(c).not.toHaveProperty('trustLoopbackUi');
     expect(loadConfig({ DS_CODEC_DISABLED: '1' }).codec.disabled).toBe(true);
     expect(loadConfig({}).codec).toMatchObject({ disabled: false, keys: undefined, uiOrigins: [] });
   });
@@ -187,14 +188,14 @@ describe('key ring sources', () => {
 describe('codec routes', () => {
   const UI = 'http://127.0.0.1:8233';
   const codec = new AesGcmCodec([k2, k1]);
-  const build = (trustLoopbackUi: boolean) =>
+  const build = () =>
     buildApp({
       service: {} as AppDeps['service'],
       pool: { query: async () => ({ rows: [] }) } as unknown as AppDeps['pool'],
       client: {} as AppDeps['client'],
       config: apiConfig(),
       logger: silentLogger,
-      codec: { codec, uiOrigins: [UI], trustLoopbackUi },
+      codec: { codec, uiOrigins: [UI] },
     });
   const asJson = (ps: Payload[]) => ({
     payloads: ps.map((p) => ({
@@ -207,7 +208,7 @@ describe('codec routes', () => {
   const admin = { authorization: `Bearer ${KEYS.admin}`, 'x-namespace': 'default' };
 
   test('encode then decode over the remote codec protocol; errors are 4xx', async () => {
-    const app = await build(false);
+    const app = await build();
     try {
       const original = asJson([turn('over http')]);
       let res = await app.inject({ method: 'POST', url: '/codec/encode', headers: admin, payload: original });
@@ -246,38 +247,86 @@ describe('codec routes', () => {
     }
   });
 
-  test('auth: admin key only; the local UI origin without a key only when trusted; CORS for the UI origin', async () => {
+  test('auth: admin key, or a UI session cookie with the UI origin; a forged Origin alone is refused', async () => {
     const encoded = asJson(await codec.encode([turn('who may read this')]));
-    const post = (app: Awaited<ReturnType<typeof build>>, headers: Record<string, string>) =>
-      app.inject({ method: 'POST', url: '/codec/decode', headers, payload: encoded });
-    const strict = await build(false);
-    const trusting = await build(true);
+    const app = await build();
+    const post = (headers: Record<string, string>, remoteAddress = '127.0.0.1') =>
+      app.inject({ method: 'POST', url: '/codec/decode', headers, payload: encoded, remoteAddress });
+    const login = (key: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/codec/login',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://127.0.0.1:8080' },
+        payload: new URLSearchParams({ key }).toString(),
+      });
     try {
-      expect((await post(strict, {})).statusCode).toBe(401);
-      expect((await post(strict, { authorization: `Bearer ${KEYS.alice}` })).statusCode).toBe(403);
-      expect((await post(strict, { authorization: `Bearer ${KEYS.service}` })).statusCode).toBe(403);
-      expect((await post(strict, { authorization: 'Bearer not-a-key-at-all-xx' })).statusCode).toBe(401);
-      expect((await post(strict, { origin: UI })).statusCode).toBe(401);
+      expect((await post({})).statusCode).toBe(401);
+      expect((await post({ authorization: `Bearer ${KEYS.alice}` })).statusCode).toBe(403);
+      expect((await post({ authorization: `Bearer ${KEYS.service}` })).statusCode).toBe(403);
+      expect((await post({ authorization: 'Bearer not-a-key-at-all-xx' })).statusCode).toBe(401);
+      const byKey = await post({ authorization: `Bearer ${KEYS.admin}` });
+      expect(byKey.statusCode).toBe(200);
 
-      const fromUi = await post(trusting, { origin: UI, 'x-namespace': 'default' });
+      // What any local process can send: the UI's Origin over loopback, no credential. Refused.
+      const forged = await post({ origin: UI, 'x-namespace': 'default' });
+      expect(forged.statusCode).toBe(401);
+      expect(forged.json<{ message: string }>().message).toContain('/codec/login');
+
+      // The login page, and a login with the admin key: an HttpOnly, SameSite=Strict cookie for /codec only.
+      const page = await app.inject({ method: 'GET', url: '/codec/login' });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-type']).toMatch(/^text\/html/);
+      expect(page.body).toContain('name="key"');
+      expect((await login(KEYS.service)).statusCode).toBe(403);
+      expect((await login('not-a-key-at-all-xx')).statusCode).toBe(401);
+      const ok = await login(KEYS.admin);
+      expect(ok.statusCode).toBe(200);
+      const setCookie = String(ok.headers['set-cookie']);
+      expect(setCookie).toMatch(/^ds_codec_ui=[^;]+; /);
+      expect(setCookie).toContain('HttpOnly');
+      expect(setCookie).toContain('SameSite=Strict');
+      expect(setCookie).toContain('Path=/codec');
+      expect(setCookie).not.toContain(KEYS.admin);
+      const cookie = setCookie.split(';')[0];
+
+      // The UI (its Origin, the cookie the browser adds with "include cross-origin credentials"): decoded.
+      const fromUi = await post({ origin: UI, cookie, 'x-namespace': 'default' });
       expect(fromUi.statusCode).toBe(200);
+      expect(fromUi.json()).toEqual(asJson([turn('who may read this')]));
       expect(fromUi.headers['access-control-allow-origin']).toBe(UI);
       expect(fromUi.headers['access-control-allow-credentials']).toBe('true');
+      // The cookie from another origin (a page on another local port), or with no Origin: refused.
+      expect((await post({ origin: 'http://127.0.0.1:9999', cookie })).statusCode).toBe(401);
+      expect((await post({ cookie })).statusCode).toBe(401);
+      // A cookie not issued by this server, or changed by one character: refused.
+      const [, value] = cookie.split('=');
+      const flipped = `ds_codec_ui=${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+      expect((await post({ origin: UI, cookie: flipped })).statusCode).toBe(401);
+      expect((await post({ origin: UI, cookie: 'ds_codec_ui=1.2.3' })).statusCode).toBe(401);
+      // Another API instance (another secret) does not take this one's cookie.
+      const other = await build();
+      try {
+        const res = await other.inject({
+          method: 'POST',
+          url: '/codec/decode',
+          headers: { origin: UI, cookie },
+          payload: encoded,
+        });
+        expect(res.statusCode).toBe(401);
+      } finally {
+        await other.close();
+      }
+      // Logout clears it.
+      const out = await app.inject({ method: 'POST', url: '/codec/logout', headers: { origin: UI, cookie } });
+      expect(out.statusCode).toBe(200);
+      expect(String(out.headers['set-cookie'])).toMatch(/^ds_codec_ui=; .*Max-Age=0/);
+
       // Another origin (a web page the operator happens to visit) gets neither the data nor CORS.
-      const evil = await post(trusting, { origin: 'http://evil.example' });
+      const evil = await post({ origin: 'http://evil.example' });
       expect(evil.statusCode).toBe(401);
       expect(evil.headers['access-control-allow-origin']).toBeUndefined();
-      // The UI origin over a non-loopback socket is not trusted either.
-      const remote = await trusting.inject({
-        method: 'POST',
-        url: '/codec/decode',
-        headers: { origin: UI },
-        payload: encoded,
-        remoteAddress: '10.0.0.7',
-      });
-      expect(remote.statusCode).toBe(401);
 
-      const preflight = await trusting.inject({
+      const preflight = await app.inject({
         method: 'OPTIONS',
         url: '/codec/decode',
         headers: {
@@ -289,15 +338,14 @@ describe('codec routes', () => {
       expect(preflight.statusCode).toBe(204);
       expect(preflight.headers['access-control-allow-origin']).toBe(UI);
       expect(preflight.headers['access-control-allow-headers']).toContain('x-namespace');
-      const evilPreflight = await trusting.inject({
+      const evilPreflight = await app.inject({
         method: 'OPTIONS',
         url: '/codec/encode',
         headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
       });
       expect(evilPreflight.headers['access-control-allow-origin']).toBeUndefined();
     } finally {
-      await strict.close();
-      await trusting.close();
+      await app.close();
     }
   });
 

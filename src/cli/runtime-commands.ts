@@ -210,6 +210,9 @@ function printBanner(
     stack.codec
       ? `  Encryption    payloads encrypted (key ${stack.codec.codec.currentKeyId}); codec server ${apiUrl}/codec (docs/encryption.md)`
       : '  Encryption    off: message text is stored in Temporal in clear (docs/encryption.md)',
+    stack.codec && stack.uiUrl
+      ? `  UI decoding   sign in at ${apiUrl}/codec/login with the admin key, then tick "include cross-origin credentials" in the UI's Codec Server settings`
+      : '',
     ...apiLines(apiUrl, storedKey),
     '',
     'Try it (user 42), in another terminal:',

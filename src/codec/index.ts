@@ -7,3 +7,4 @@ export { embeddedKeyFile, encryptingDataConverter, resolveCodecKeys } from './re
 export type { ResolvedKeys } from './resolve';
 export { adminKeyOnly, codecRoutes } from './routes';
 export type { CodecRouteOptions } from './routes';
+export { UI_SESSION_COOKIE, UiSessions } from './ui-session';

@@ -4,22 +4,23 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../http/app';
-import { type ApiKeyRing, isLoopback } from '../http/auth';
+import type { ApiKeyRing } from '../http/auth';
 import { HttpError } from '../http/errors';
 import { errorResponse } from '../http/schemas';
+import { UI_SESSION_COOKIE, UiSessions, cookieValue } from './ui-session';
 
 export interface CodecRouteOptions {
   codec: PayloadCodec;
-  /** Throws an HttpError unless the request may use the codec (see `adminKeyOnly`). */
-  authenticate: (request: FastifyRequest) => void | Promise<void>;
-  /** Browser origins (e.g. the Temporal UI's) that get CORS headers; exact `scheme://host:port` strings. */
-  uiOrigins?: readonly string[];
+  /** Throws an HttpError unless this Authorization header may use the codec (see `adminKeyOnly`). */
+  authenticate: (authorization: string | undefined) => void | Promise<void>;
   /**
-   * Accept, without a key, requests that come over a loopback socket with an `Origin` from `uiOrigins`: the
-   * dev-server UI cannot send a key. Only safe when the API itself listens on loopback with no proxy in front
-   * (see docs/encryption.md).
+   * Browser origins (e.g. the Temporal UI's) that get CORS headers and may use a UI session (the cookie
+   * /codec/login sets); exact `scheme://host:port` strings. An `Origin` alone grants nothing: any process can
+   * send one.
    */
-  trustLoopbackUi?: boolean;
+  uiOrigins?: readonly string[];
+  /** The UI sessions (a fresh secret by default: cookies of another API process are not taken). */
+  uiSessions?: UiSessions;
 }
 
 /** Bytes in proto3 JSON. Decoding is lenient like Buffer.from: characters outside the alphabet are skipped. */
@@ -38,14 +39,15 @@ type JsonPayloads = Static<typeof JsonPayloads>;
 
 /** Decoding shows the text of every user's sessions: an operator's right, so admin keys only. */
 export function adminKeyOnly(keys: ApiKeyRing): CodecRouteOptions['authenticate'] {
-  return (request) => {
-    const principal = keys.authenticate(request.headers.authorization, undefined);
+  return (authorization) => {
+    const principal = keys.authenticate(authorization, undefined);
     if (principal.role !== 'admin') throw new HttpError('forbidden', 'the codec server needs an admin key');
   };
 }
 
 export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise<void> {
   const origins = new Set(options.uiOrigins ?? []);
+  const sessions = options.uiSessions ?? new UiSessions();
   const allowedOrigin = (request: FastifyRequest): string | undefined => {
     const origin = request.headers.origin;
     return origin !== undefined && origins.has(origin) ? origin : undefined;
@@ -87,11 +89,11 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
     app.post(
       url,
       {
-        // The key check is ours (a UI request may carry none), so the app-wide hook skips this route.
+        // The credential check is ours (the UI sends a cookie, not a key), so the app-wide hook skips this route.
         config: { public: true },
         schema: {
           tags: ['codec'],
-          summary: `Temporal remote codec: ${op} payloads (admin key, or the local Temporal UI)`,
+          summary: `Temporal remote codec: ${op} payloads (admin key, or a Temporal UI signed in at /codec/login)`,
           description:
             op === 'decode'
               ? 'A payload that is encrypted but does not decrypt (unknown key id, tampered) is 400 invalid_argument.'
@@ -102,7 +104,7 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
       },
       async (request, reply) => {
         cors(request, reply);
-        if (!(options.trustLoopbackUi && fromLocalUi(request))) await options.authenticate(request);
+        await authenticate(request);
         const payloads = fromJson(request.body as JsonPayloads);
         const result =
           op === 'encode'
@@ -113,10 +115,86 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
     );
   }
 
-  function fromLocalUi(request: FastifyRequest): boolean {
-    const remote = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    return allowedOrigin(request) !== undefined && isLoopback(remote);
+  /**
+   * An admin key (scripts, the CLI), or a UI session: the cookie /codec/login set, sent by a browser from a UI
+   * origin. The Origin check keeps pages of other origins (another port of this host included, which is the same
+   * site to the browser) from spending the cookie; the cookie keeps processes that forge the Origin out.
+   */
+  async function authenticate(request: FastifyRequest): Promise<void> {
+    if (request.headers.authorization !== undefined)
+      return options.authenticate(request.headers.authorization);
+    if (allowedOrigin(request) && sessions.valid(cookieValue(request.headers.cookie, UI_SESSION_COOKIE)))
+      return;
+    throw new HttpError(
+      'unauthorized',
+      'the codec server needs an admin key (Authorization: Bearer <key>) or, from the Temporal UI, a session: ' +
+        'sign in at /codec/login and turn on "include cross-origin credentials" in the UI\'s codec settings',
+    );
   }
+
+  await app.register(async (scope) => {
+    // The sign-in form posts form fields; only this scope parses them.
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 4096 },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+    );
+    const hidden = { config: { public: true }, schema: { hide: true } } as const;
+    scope.get('/codec/login', hidden, async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').send(loginPage(origins)),
+    );
+    scope.post('/codec/login', hidden, async (request, reply) => {
+      const key = (request.body as { key?: unknown } | undefined)?.key;
+      await options.authenticate(typeof key === 'string' ? `Bearer ${key.trim()}` : undefined);
+      const maxAge = Math.floor(sessions.ttlMs / 1000);
+      void reply.header(
+        'set-cookie',
+        `${UI_SESSION_COOKIE}=${sessions.issue()}; Max-Age=${maxAge}; Path=/codec; HttpOnly; SameSite=Strict`,
+      );
+      return reply.type('text/html; charset=utf-8').send(signedInPage(origins, maxAge));
+    });
+    scope.post('/codec/logout', hidden, async (_request, reply) => {
+      void reply.header(
+        'set-cookie',
+        `${UI_SESSION_COOKIE}=; Max-Age=0; Path=/codec; HttpOnly; SameSite=Strict`,
+      );
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(page('Signed out', '<p>The codec session is gone.</p>'));
+    });
+  });
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`;
+}
+
+function loginPage(origins: ReadonlySet<string>): string {
+  return page(
+    'durable-sessions codec server',
+    '<p>Sign in with an admin API key so that the Temporal UI in this browser can decode payloads. ' +
+      'The key is not stored: the browser gets a codec-only session cookie.</p>' +
+      '<form method="post" action="login"><label>Admin key <input type="password" name="key" autocomplete="off"></label> ' +
+      '<button type="submit">Sign in</button></form>' +
+      (origins.size === 0
+        ? '<p>No UI origin is configured (DS_CODEC_UI_ORIGINS): the UI cannot use a session.</p>'
+        : ''),
+  );
+}
+
+function signedInPage(origins: ReadonlySet<string>, maxAgeSeconds: number): string {
+  const links = [...origins].map((o) => `<li><a href="${escapeHtml(o)}">${escapeHtml(o)}</a></li>`).join('');
+  return page(
+    'Signed in',
+    `<p>For ${Math.round(maxAgeSeconds / 3600)} hours, or until the API restarts. In the Temporal UI, open the ` +
+      '<em>Codec Server</em> settings, enter this endpoint, tick <em>Use my browser setting</em> and ' +
+      '<em>Include cross-origin credentials</em>, and apply.</p>' +
+      (links ? `<ul>${links}</ul>` : ''),
+  );
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 async function decodeOrReject(codec: PayloadCodec, payloads: Payload[]): Promise<Payload[]> {

@@ -66,8 +66,6 @@ export async function connectToStack(config: Config): Promise<StackConnection> {
     codec: codec && {
       codec,
       uiOrigins: uiOrigins(config, advertised.uiUrl),
-      // Not the embedded stack's own API: the UI points at that one, so this one asks for a key.
-      trustLoopbackUi: config.codec.trustLoopbackUi ?? false,
       endpoint: advertised.codecEndpoint,
     },
     close: async () => {

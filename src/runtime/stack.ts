@@ -56,10 +56,8 @@ export interface Stack {
 /** What the API's codec routes need (pass as `codec` to buildApp/startApi). */
 export interface StackCodec {
   codec: AesGcmCodec;
-  /** Browser origins that may call /codec/* (the embedded Temporal UI's unless configured). */
+  /** Browser origins that may use a UI session at /codec/* (the embedded Temporal UI's unless configured). */
   uiOrigins: string[];
-  /** Whether the local UI may decode without a key (see docs/encryption.md). */
-  trustLoopbackUi: boolean;
   /** The API's codec endpoint the embedded UI was started with. */
   endpoint?: string;
 }
@@ -216,7 +214,6 @@ export async function startStack(config: Config, options: StackOptions): Promise
       codec: codec && {
         codec,
         uiOrigins: uiOrigins(config, temporal.server?.uiUrl),
-        trustLoopbackUi: config.codec.trustLoopbackUi ?? (isLoopback(config.api.host) && !!temporal.server),
         endpoint: temporal.server ? endpoint : undefined,
       },
       stop: () => (stopping ??= stop()),

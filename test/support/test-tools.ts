@@ -19,7 +19,7 @@ export interface TestTools {
 /** Which test files need which tool: a run of other files provisions nothing (no apt-get for `jest rules`). */
 export const TOOL_USERS: Record<ToolName, readonly string[]> = {
   python: ['test/python-example.test.ts', 'test/test-tools.test.ts'],
-  chromium: ['test/ui-browser.test.ts', 'test/test-tools.test.ts'],
+  chromium: ['test/ui-browser.test.ts', 'test/codec-ui-browser.test.ts', 'test/test-tools.test.ts'],
   dockerCompose: ['test/compose.test.ts', 'test/test-tools.test.ts'],
 };
 
