@@ -190,6 +190,7 @@ describe('OpenAI Agents SDK session on the actor (library and HTTP)', () => {
     ],
     ['http', (sessionId) => new DurableAgentsSession({ sessionId, userId: ALICE, http: http() })],
   ];
+  const open = (sessionId: string) => backends[0][1](sessionId);
 
   describe.each(backends)('%s', (_name, open) => {
     test('a real agent calls a tool and answers; a new runner on a new session object continues it', async () => {
@@ -317,6 +318,29 @@ describe('OpenAI Agents SDK session on the actor (library and HTTP)', () => {
     });
     await session.addItems(ALL_ITEMS);
     expect(await session.getItems()).toEqual(ALL_ITEMS);
+  });
+
+  test('a step whose answer is lost is sent again with its Idempotency-Key and applied once', async () => {
+    const id = ids.sessionId('lost');
+    let lost = 0;
+    const losingFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      // The write reached the actor; its answer does not reach the client (twice).
+      if (String(input).endsWith('/steps') && response.ok && lost < 2) {
+        lost++;
+        throw new TypeError('fetch failed: the connection was reset');
+      }
+      return response;
+    };
+    const session = new DurableAgentsSession({
+      sessionId: id,
+      userId: ALICE,
+      http: { ...http(), fetch: losingFetch },
+    });
+    await session.addItems(ALL_ITEMS.slice(0, 3));
+    expect(lost).toBe(2);
+    expect(await open(id).getItems()).toEqual(ALL_ITEMS.slice(0, 3));
+    expect((await freshService().changes(id)).version).toBe(2); // created, then the one step
   });
 
   test('another user cannot read or write the session through the HTTP API', async () => {

@@ -81,9 +81,10 @@ export function eventToMessages(input: unknown): Message[] {
           const call = parts[i].functionCall!;
           taken.push({ path: partPath(i, 'functionCall', 'args'), from: 'arguments', message: 0, call: k });
           return {
-            id: String(call.id),
+            // Not stringified: a call without a string id or name fails validation and becomes a note.
+            id: call.id as string,
             type: 'function' as const,
-            function: { name: String(call.name), arguments: JSON.stringify(call.args ?? null) },
+            function: { name: call.name as string, arguments: JSON.stringify(call.args ?? null) },
           };
         }),
       },
