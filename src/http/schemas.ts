@@ -147,11 +147,18 @@ const ToolCalls = Type.Array(ToolCall, {
   maxItems: LIMITS.toolCallsPerMessage,
   description: 'The calls the model made; their ids are unique in the window',
 });
-const Extra = Type.Record(Type.String(), Type.Unknown(), {
-  description:
-    "What an agent framework's own form of the message holds beyond the chat shape (ids, statuses, content parts, " +
-    'items the chat shape has no place for), kept as is: a JSON object, at most 32 KiB as UTF-8 JSON',
-});
+const Extra = Type.Object(
+  {},
+  {
+    additionalProperties: JsonValue,
+    propertyNames: StorableKey,
+    ...NO_PROTOTYPE_KEYS,
+    description:
+      "What an agent framework's own form of the message holds beyond the chat shape (ids, statuses, content parts, " +
+      `items the chat shape has no place for), kept as is: a JSON object, at most ${LIMITS.messageExtraMaxBytes} ` +
+      `bytes as UTF-8 JSON, nested at most ${LIMITS.metadataMaxDepth} levels. ${STORABLE_TEXT_RULE}`,
+  },
+);
 const textMessage = (role: 'user' | 'system' | 'assistant') =>
   Type.Object(
     {
