@@ -5,6 +5,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { type CleanupActivities, createCleanupActivities } from './cleanup';
 import { isPermanentPgError, pgErrorCode } from '../src/postgres/errors';
+import { forgetSessionKey } from '../src/codec/session-keys';
 import { claimSession, deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import { deleteIfExpired, deleteSessionRow, loadSnapshot } from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
@@ -92,7 +93,12 @@ export function createSessionActivities(pool: Pool, observer?: SnapshotObserver)
         }
       }),
     removeSession: (sessionId, version) =>
-      classified('delete session', () => deleteSessionFenced(pool, sessionId, version)),
+      classified('delete session', async () => {
+        const fence = await deleteSessionFenced(pool, sessionId, version);
+        // The key is destroyed with the row: no cache of this process decodes or encodes with it any more.
+        forgetSessionKey(sessionId);
+        return fence;
+      }),
 
     loadSnapshot: (sessionId) => loadSnapshot(pool, sessionId),
     persistSnapshot: async (snapshot) =>

@@ -95,6 +95,11 @@ export interface CodecConfig {
   keyFile?: string;
   /** DS_CODEC_UI_ORIGINS: browser origins that may use a UI session at /codec/*; empty = the embedded Temporal UI's. */
   uiOrigins: string[];
+  /**
+   * DS_CODEC_SESSION_KEYS=1: a data key per session, destroyed when the session is deleted (crypto-shredding,
+   * docs/encryption.md). Off by default until the races listed there are closed; every process must agree.
+   */
+  sessionKeys: boolean;
 }
 
 /** Who an API key acts for: one user, a service that names the user per request, or an operator. */
@@ -189,6 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .split(',')
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter((o) => o !== ''),
+      sessionKeys: env.DS_CODEC_SESSION_KEYS === '1' || env.DS_CODEC_SESSION_KEYS === 'true',
     },
     worker: {
       metricsHost: env.DS_WORKER_METRICS_HOST || '127.0.0.1',

@@ -18,7 +18,7 @@ const fromUtf8 = new TextDecoder();
 
 /** A payload the codec cannot decrypt: unknown key id, tampered or truncated ciphertext, malformed metadata. */
 export class PayloadDecryptionError extends Error {
-  override readonly name = 'PayloadDecryptionError';
+  override readonly name: string = 'PayloadDecryptionError';
 }
 
 /**
@@ -52,13 +52,9 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   private encrypt(payload: Payload): Payload {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
-    const plaintext = ProtoPayload.encode(payload).finish();
-    const data = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
     return {
       metadata: { encoding: utf8.encode(ENCRYPTED_ENCODING), [KEY_ID_METADATA]: this.current.idBytes },
-      data,
+      data: sealPayload(this.current.key, payload),
     };
   }
 
@@ -73,29 +69,41 @@ export class AesGcmCodec implements PayloadCodec {
           `(known: ${[...this.keys.keys()].join(', ')}); add it to DS_CODEC_KEYS or the key file`,
       );
     }
-    const data = payload.data ?? new Uint8Array();
-    if (data.length < IV_BYTES + TAG_BYTES)
-      throw new PayloadDecryptionError(`encrypted payload too short (${data.length} bytes)`);
-    const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
-    decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-    let plaintext: Buffer;
-    try {
-      plaintext = Buffer.concat([
-        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-    } catch (err) {
-      throw new PayloadDecryptionError(
-        `payload failed authentication with key ${JSON.stringify(keyId)}: tampered, truncated or the wrong key`,
-        { cause: err },
-      );
-    }
-    const decoded = ProtoPayload.decode(plaintext);
-    return { metadata: decoded.metadata, data: decoded.data };
+    return openPayload(key, payload.data ?? new Uint8Array(), `key ${JSON.stringify(keyId)}`);
   }
 }
 
-function isEncrypted(payload: Payload): boolean {
+/** IV (12 bytes) ‖ AES-256-GCM ciphertext of the protobuf-serialised payload ‖ tag (16 bytes). */
+export function sealPayload(key: Buffer, payload: Payload): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const plaintext = ProtoPayload.encode(payload).finish();
+  return Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+/** The payload `sealPayload` sealed; `label` names the key in errors. Throws PayloadDecryptionError. */
+export function openPayload(key: Buffer, data: Uint8Array, label: string): Payload {
+  if (data.length < IV_BYTES + TAG_BYTES)
+    throw new PayloadDecryptionError(`encrypted payload too short (${data.length} bytes)`);
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  let plaintext: Buffer;
+  try {
+    plaintext = Buffer.concat([
+      decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch (err) {
+    throw new PayloadDecryptionError(
+      `payload failed authentication with ${label}: tampered, truncated or the wrong key`,
+      { cause: err },
+    );
+  }
+  const decoded = ProtoPayload.decode(plaintext);
+  return { metadata: decoded.metadata, data: decoded.data };
+}
+
+export function isEncrypted(payload: Payload): boolean {
   const encoding = payload.metadata?.encoding;
   return encoding !== undefined && encoding !== null && fromUtf8.decode(encoding) === ENCRYPTED_ENCODING;
 }

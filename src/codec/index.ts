@@ -3,8 +3,22 @@
 export { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, PayloadDecryptionError } from './aes-gcm-codec';
 export type { CodecKey, KeyFile, KeyRing } from './keys';
 export { generateKey, keyRing, loadOrCreateKeyFile, parseKeyRing, readKeyFile, writeKeyFile } from './keys';
-export { embeddedKeyFile, encryptingDataConverter, resolveCodecKeys } from './resolve';
-export type { ResolvedKeys } from './resolve';
+export {
+  attachCodecPool,
+  createCodec,
+  embeddedKeyFile,
+  encryptingDataConverter,
+  resolveCodecKeys,
+} from './resolve';
+export type { ResolvedKeys, RuntimeCodec } from './resolve';
 export { adminKeyOnly, codecRoutes } from './routes';
 export type { CodecRouteOptions } from './routes';
 export { UI_SESSION_COOKIE, UiSessions } from './ui-session';
+export {
+  PayloadErasedError,
+  SESSION_KEY_METADATA,
+  SessionKeyCodec,
+  erasedPayload,
+} from './session-key-codec';
+export { SESSION_KEY_CACHE_MS, SessionKeyStore, forgetSessionKey, rewrapSessionKeys } from './session-keys';
+export type { SessionKey } from './session-keys';

@@ -2,10 +2,13 @@
 // Apart from the codec routes, so clients such as the CLI load neither Fastify's schemas nor TypeBox.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import type { CodecConfig } from '../config';
-import type { AesGcmCodec } from './aes-gcm-codec';
+import type { Queryable } from '../postgres/snapshots';
+import { AesGcmCodec } from './aes-gcm-codec';
 import { type KeyRing, loadOrCreateKeyFile, readKeyFile } from './keys';
+import { SessionKeyCodec } from './session-key-codec';
+import { SessionKeyStore } from './session-keys';
 
 /** The key file the embedded stack generates when no key is given. */
 export function embeddedKeyFile(dataDir: string): string {
@@ -42,7 +45,19 @@ export function resolveCodecKeys(
   return fs.existsSync(file) ? { ring: readKeyFile(file), source: 'embedded key file', file } : undefined;
 }
 
+/** The codec of a process: one master key for everything, or (DS_CODEC_SESSION_KEYS) a data key per session. */
+export type RuntimeCodec = AesGcmCodec | SessionKeyCodec;
+
+export function createCodec(ring: KeyRing, sessionKeys: boolean): RuntimeCodec {
+  return sessionKeys ? new SessionKeyCodec(ring, new SessionKeyStore(ring)) : new AesGcmCodec(ring);
+}
+
+/** Gives a codec with session keys the Postgres they live in (a no-op for the master-key codec). */
+export function attachCodecPool(codec: RuntimeCodec | undefined, pool: Queryable): void {
+  if (codec instanceof SessionKeyCodec) codec.keys.usePool(pool);
+}
+
 /** The data converter of every client and worker: the default payload converter, then the AES-GCM codec. */
-export function encryptingDataConverter(codec: AesGcmCodec): DataConverter {
+export function encryptingDataConverter(codec: PayloadCodec): DataConverter {
   return { payloadCodecs: [codec] };
 }

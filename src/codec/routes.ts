@@ -7,6 +7,7 @@ import type { Api } from '../http/app';
 import type { ApiKeyRing } from '../http/auth';
 import { HttpError } from '../http/errors';
 import { errorResponse } from '../http/schemas';
+import { SessionKeyCodec } from './session-key-codec';
 import { UI_SESSION_COOKIE, UiSessions, cookieValue } from './ui-session';
 
 export interface CodecRouteOptions {
@@ -96,7 +97,8 @@ export async function codecRoutes(app: Api, options: CodecRouteOptions): Promise
           summary: `Temporal remote codec: ${op} payloads (admin key, or a Temporal UI signed in at /codec/login)`,
           description:
             op === 'decode'
-              ? 'A payload that is encrypted but does not decrypt (unknown key id, tampered) is 400 invalid_argument.'
+              ? 'A payload that is encrypted but does not decrypt (unknown key id, tampered) is 400 invalid_argument. ' +
+                'With keys per session, a payload of a deleted session decodes to {"erased": "…"} (metadata erased: true).'
               : 'Encrypts with the newest key.',
           body: JsonPayloads,
           response: { 200: JsonPayloads, 400: errorResponse(400) },
@@ -199,7 +201,10 @@ function escapeHtml(text: string): string {
 
 async function decodeOrReject(codec: PayloadCodec, payloads: Payload[]): Promise<Payload[]> {
   try {
-    return await codec.decode(payloads);
+    // Per-session keys: a payload of a deleted session is answered as erased, not as an error.
+    return await (codec instanceof SessionKeyCodec
+      ? codec.decodeForDisplay(payloads)
+      : codec.decode(payloads));
   } catch (err) {
     // An unknown key or a tampered payload is the caller's data, not our failure.
     throw new HttpError('invalid_argument', (err as Error).message, { cause: err });

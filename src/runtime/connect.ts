@@ -2,8 +2,7 @@
 // TEMPORAL_ADDRESS / DATABASE_URL when set, otherwise what the embedded stack advertises in .data/stack.json.
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
-import { AesGcmCodec } from '../codec/aes-gcm-codec';
-import { encryptingDataConverter, resolveCodecKeys } from '../codec/resolve';
+import { attachCodecPool, createCodec, encryptingDataConverter, resolveCodecKeys } from '../codec/resolve';
 import type { Config } from '../config';
 import { createPool } from '../postgres/pool';
 import { TemporalSessionService } from '../temporal/service';
@@ -43,8 +42,9 @@ export async function connectToStack(config: Config): Promise<StackConnection> {
     config.codec,
     config.temporal.address ? undefined : { dataDir: config.dataDir, generate: false },
   );
-  const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
+  const codec = keys ? createCodec(keys.ring, config.codec.sessionKeys) : undefined;
   const pool = createPool(databaseUrl, 4);
+  attachCodecPool(codec, pool);
   const connection = await Connection.connect({ address: temporalAddress });
   const client = new Client({
     connection,

@@ -5,7 +5,13 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type pg from 'pg';
-import { AesGcmCodec, encryptingDataConverter, resolveCodecKeys } from '../codec';
+import {
+  type RuntimeCodec,
+  attachCodecPool,
+  createCodec,
+  encryptingDataConverter,
+  resolveCodecKeys,
+} from '../codec';
 import type { Config } from '../config';
 import { isLoopback } from '../http/auth';
 import type { Logger } from '../logger';
@@ -55,7 +61,7 @@ export interface Stack {
 
 /** What the API's codec routes need (pass as `codec` to buildApp/startApi). */
 export interface StackCodec {
-  codec: AesGcmCodec;
+  codec: RuntimeCodec;
   /** Browser origins that may use a UI session at /codec/* (the embedded Temporal UI's unless configured). */
   uiOrigins: string[];
   /** The API's codec endpoint the embedded UI was started with. */
@@ -98,9 +104,17 @@ export async function startStack(config: Config, options: StackOptions): Promise
       config.codec,
       config.temporal.address ? undefined : { dataDir: config.dataDir, generate: true },
     );
-    const codec = keys ? new AesGcmCodec(keys.ring) : undefined;
+    const codec = keys ? createCodec(keys.ring, config.codec.sessionKeys) : undefined;
     if (keys)
-      log.info({ source: keys.source, file: keys.file, keyId: keys.ring[0].id }, 'payload encryption on');
+      log.info(
+        {
+          source: keys.source,
+          file: keys.file,
+          keyId: keys.ring[0].id,
+          sessionKeys: config.codec.sessionKeys,
+        },
+        'payload encryption on',
+      );
     else
       log.warn(
         'payload encryption off: message text is stored in Temporal in clear (see docs/encryption.md)',
@@ -117,6 +131,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
     const pool = createPool(postgres.url, 20);
     stops.push(() => pool.end());
     await migrate(pool);
+    attachCodecPool(codec, pool);
 
     // The SDK's worker metrics: where configured, else a free loopback port when this process runs a worker.
     const temporalMetricsAddress =

@@ -4,6 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
+import { forgetSessionKey } from '../codec/session-keys';
 import { StorageError } from '../errors';
 import { type ExpiryCandidate, expireIdleSessions } from '../postgres/fence';
 import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
@@ -140,6 +141,7 @@ export async function expireSessions(
 
   // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
   const deleted = new Set(await expireIdleSessions(pool, cold, cutoff));
+  for (const id of deleted) forgetSessionKey(id);
   options.onProgress?.();
   for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
 

@@ -1,0 +1,127 @@
+// Crypto-shredding end to end (issue 17) on the dev server: with a data key per session, a copy of a session's
+// history taken before its deletion (as an export, a backup or a closed run inside the namespace retention would keep
+// it) no longer decodes once the session is deleted, while a control session's copy does; the actor keeps working
+// and a new session with the same id gets a new key.
+import type { temporal } from '@temporalio/proto';
+import type { Payload } from '@temporalio/common';
+import {
+  PayloadErasedError,
+  SESSION_KEY_METADATA,
+  SessionKeyCodec,
+  SessionKeyStore,
+  type CodecKey,
+} from '../src/codec';
+import { SessionRecovery } from '../src/recovery';
+import { sessionWorkflowId } from '../workflows/messages';
+import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
+
+const k1: CodecKey = { id: 'k1', key: Buffer.alloc(32, 11) };
+
+/** Every payload anywhere in a history (inputs, results, activity arguments, user metadata, …). */
+function payloadsOf(history: temporal.api.history.v1.IHistory): Payload[] {
+  const found: Payload[] = [];
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    if (v instanceof Uint8Array) return;
+    const o = v as Record<string, unknown>;
+    if (o.metadata && typeof o.metadata === 'object' && 'data' in o && !Array.isArray(o.metadata)) {
+      found.push(o as Payload);
+      return;
+    }
+    for (const x of Object.values(o)) walk(x);
+  };
+  walk(history);
+  return found;
+}
+
+const keyIdOf = (p: Payload): string | undefined => {
+  const v = p.metadata?.[SESSION_KEY_METADATA];
+  return v ? Buffer.from(v).toString() : undefined;
+};
+
+describe('crypto-shredding: a deleted session’s retained history copies no longer decode', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  const target = `shred-${run}`;
+  const control = `shred-control-${run}`;
+  const secret = `shredded secret ${run}`;
+  let h: TemporalHarness;
+  let store: SessionKeyStore;
+
+  beforeAll(async () => {
+    store = new SessionKeyStore([k1]);
+    h = await startTemporalHarness('shred', {}, { codec: new SessionKeyCodec([k1], store) });
+    store.usePool(h.pool);
+  });
+  afterAll(async () => {
+    store?.close();
+    await h?.close();
+  });
+
+  test('after delete, the copy taken before does not decode; the control session’s does; the id lives again', async () => {
+    const recovery = new SessionRecovery(h.service);
+    for (const id of [target, control]) {
+      await recovery.recoverSession(id, 42, 'assistant');
+      await recovery.appendTurn(id, `${secret} question of ${id}`, `${secret} answer of ${id}`, '');
+      await h.service.submitTurn(id, `${secret} durable of ${id}`, 'ok');
+      expect((await h.service.loadContext(id))?.messages.map((m) => m.content).join('\n')).toContain(
+        `durable of ${id}`,
+      );
+    }
+    const copy = async (id: string) =>
+      await h.client.workflow.getHandle(sessionWorkflowId(id)).fetchHistory();
+    // The encrypted payloads: search attributes are indexed in clear and the SDK's patch markers carry no text.
+    const encrypted = (ps: Payload[]) =>
+      ps.filter(
+        (p) => p.metadata?.encoding && Buffer.from(p.metadata.encoding).toString() === 'binary/encrypted',
+      );
+    const targetAll = payloadsOf(await copy(target));
+    const targetCopy = encrypted(targetAll);
+    const controlCopy = encrypted(payloadsOf(await copy(control)));
+    expect(
+      targetAll
+        .filter((p) => !targetCopy.includes(p))
+        .map((p) => Buffer.from(p.data ?? []).toString())
+        .join('\n'),
+    ).not.toContain(secret);
+    expect(targetCopy.length).toBeGreaterThan(5);
+    // Every payload of the session's workflow carries the session's key (one key: one incarnation).
+    const targetKeys = new Set(targetCopy.map(keyIdOf));
+    expect([...targetKeys]).toEqual([expect.stringMatching(/^s[0-9a-f]{32}$/)]);
+
+    /** A reader in another process: the master key ring and Postgres, nothing cached. */
+    const reader = () => new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: h.pool }));
+    const decodedText = async (ps: Payload[]) =>
+      (await reader().decode(ps)).map((p) => Buffer.from(p.data ?? []).toString()).join('\n');
+    expect(await decodedText(targetCopy)).toContain(`${secret} question of ${target}`);
+
+    await h.service.deleteSession(target);
+
+    // The copy taken before the delete: every payload is erased, none decodes, in a new reader and in this process.
+    for (const codec of [reader(), new SessionKeyCodec([k1], store)]) {
+      const outcomes = await Promise.allSettled(targetCopy.map((p) => codec.decode([p])));
+      expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof PayloadErasedError)).toBe(
+        true,
+      );
+    }
+    // The control session's copy still decodes, with its text.
+    const controlText = await decodedText(controlCopy);
+    expect(controlText).toContain(`${secret} question of ${control}`);
+    expect(controlText).toContain(`${secret} durable of ${control}`);
+
+    // The same id again: a new session, a new key, and the actor works (applied and durable).
+    await recovery.recoverSession(target, 42, 'assistant');
+    await recovery.appendTurn(target, 'second life', 'ok', '');
+    await h.service.submitTurn(target, 'second life durable', 'ok');
+    expect((await h.service.loadContext(target))?.messages.map((m) => m.content)).toEqual([
+      'second life',
+      'ok',
+      'second life durable',
+      'ok',
+    ]);
+    const again = encrypted(payloadsOf(await copy(target)));
+    const newKeys = new Set(again.map(keyIdOf));
+    expect(newKeys.size).toBe(1);
+    expect([...newKeys][0]).not.toBe([...targetKeys][0]);
+    expect(await decodedText(again)).toContain('second life durable');
+  });
+});
