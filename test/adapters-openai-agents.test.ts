@@ -3,94 +3,19 @@
 // runner on a new service or client; every item type round-tripping; the SDK's MemorySession side by side; 20
 // concurrent runs on one session; a retried write applied once.
 import type { AddressInfo } from 'node:net';
-import {
-  Agent,
-  type AgentInputItem,
-  MemorySession,
-  type Model,
-  type ModelRequest,
-  type ModelResponse,
-  Runner,
-  type Session,
-  Usage,
-  tool,
-} from '@openai/agents';
-import { z } from 'zod';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type AgentInputItem, MemorySession, type Session } from '@openai/agents';
 import { DurableAgentsSession, OPENAI_AGENTS_EXTRA } from '../src/adapters/openai-agents';
 import { HttpSessionClient } from '../src/adapters/http-client';
 import { InMemorySessionService } from '../src/memory/in-memory-service';
 import { TemporalSessionService } from '../src/temporal/service';
 import { ALICE, KEYS, startHttpHarness, type HttpHarness } from './support/http-harness';
 import { uniqueIds } from './support/contract';
+import { ScriptedModel, runner, weatherAgent } from './support/openai-agents-scripted';
 
-/** A model that calls `get_weather` for the city in the last user message, then answers from the tool's result. */
-class ScriptedModel implements Model {
-  readonly requests: AgentInputItem[][] = [];
-  private calls = 0;
-
-  async getResponse(request: ModelRequest): Promise<ModelResponse> {
-    const input = typeof request.input === 'string' ? [] : structuredClone(request.input);
-    this.requests.push(input);
-    const last = input[input.length - 1] as { type?: string; output?: unknown; callId?: string };
-    const n = ++this.calls;
-    if (last?.type === 'function_call_result') {
-      const out = last.output as string | { text?: string };
-      const output = typeof out === 'string' ? out : (out?.text ?? JSON.stringify(out));
-      return {
-        usage: new Usage(),
-        responseId: `resp_${n}`,
-        output: [
-          {
-            type: 'message',
-            id: `msg_${n}`,
-            role: 'assistant',
-            status: 'completed',
-            content: [{ type: 'output_text', text: `It is ${output} there.` }],
-          },
-        ],
-      };
-    }
-    const user = [...input].reverse().find((i) => 'role' in i && i.role === 'user') as { content: unknown };
-    const city = typeof user?.content === 'string' ? user.content.replace(/^weather in /, '') : 'nowhere';
-    return {
-      usage: new Usage(),
-      responseId: `resp_${n}`,
-      output: [
-        {
-          type: 'function_call',
-          id: `fc_${n}`,
-          callId: `call_${n}_${Math.random().toString(36).slice(2, 8)}`,
-          name: 'get_weather',
-          arguments: JSON.stringify({ city }),
-          status: 'completed',
-        },
-      ],
-    };
-  }
-
-  // eslint-disable-next-line require-yield
-  async *getStreamedResponse(): AsyncIterable<never> {
-    throw new Error('the scripted model does not stream');
-  }
-}
-
-const getWeather = tool({
-  name: 'get_weather',
-  description: 'The weather in a city',
-  parameters: z.object({ city: z.string() }),
-  execute: async ({ city }) => `18C in ${city}`,
-});
-
-function weatherAgent(model: Model): Agent {
-  return new Agent({
-    name: 'weather',
-    instructions: 'Answer about the weather.',
-    model,
-    tools: [getWeather],
-  });
-}
-
-const runner = () => new Runner({ tracingDisabled: true });
+const exec = promisify(execFile);
 
 /** Every item type the SDK keeps in a session, in the shapes its protocol defines. */
 const ALL_ITEMS = [
@@ -318,6 +243,33 @@ describe('OpenAI Agents SDK session on the actor (library and HTTP)', () => {
     });
     await session.addItems(ALL_ITEMS);
     expect(await session.getItems()).toEqual(ALL_ITEMS);
+  });
+
+  test('a runner in a new process continues a session over the HTTP API; the model sees exactly the stored items', async () => {
+    const id = ids.sessionId('process');
+    const script = path.join(__dirname, 'support', 'openai-agents-scripted.ts');
+    const turnInNewProcess = async (text: string) => {
+      const { stdout } = await exec(
+        process.execPath,
+        ['-r', 'ts-node/register/transpile-only', script, id, text],
+        {
+          cwd: path.join(__dirname, '..'),
+          env: { ...process.env, DS_BASE_URL: baseUrl, DS_API_KEY: KEYS.alice, DS_USER_ID: String(ALICE) },
+          timeout: 120_000,
+        },
+      );
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { finalOutput: string; firstRequest: unknown[] };
+    };
+    const first = await turnInNewProcess('weather in Lima');
+    expect(first.finalOutput).toBe('It is 18C in Lima there.');
+    const stored = await open(id).getItems();
+    expect(stored).toHaveLength(4);
+    const second = await turnInNewProcess('weather in Rome');
+    expect(second.finalOutput).toBe('It is 18C in Rome there.');
+    expect(second.firstRequest).toEqual([
+      ...stored,
+      { type: 'message', role: 'user', content: 'weather in Rome' },
+    ]);
   });
 
   test('a step whose answer is lost is sent again with its Idempotency-Key and applied once', async () => {
