@@ -6,88 +6,18 @@
 // system does not. lodash is the same library as CommonJS.
 jest.mock('lodash-es', () => jest.requireActual('lodash'));
 
-import {
-  BaseLlm,
-  type Event,
-  FunctionTool,
-  InMemorySessionService,
-  LlmAgent,
-  type LlmRequest,
-  type LlmResponse,
-  Runner,
-  type BaseSessionService,
-  createEvent,
-} from '@google/adk';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { type BaseSessionService, type Event, InMemorySessionService, createEvent } from '@google/adk';
 import type { Content } from '@google/genai';
-import { z } from 'zod';
 import { ADK_EXTRA, DurableAdkSessionService } from '../src/adapters/google-adk';
 import { TemporalSessionService } from '../src/temporal/service';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
 import { eventually } from './support/contract';
+import { runnerOn, turn } from './support/google-adk-scripted';
 
-/** Calls get_weather for the city of the last user text (with an id of its own), then answers from the result. */
-class ScriptedLlm extends BaseLlm {
-  readonly requests: Content[][] = [];
-  constructor() {
-    super({ model: 'scripted' });
-  }
-  async *generateContentAsync(request: LlmRequest): AsyncGenerator<LlmResponse, void> {
-    this.requests.push(structuredClone(request.contents));
-    const last = request.contents[request.contents.length - 1];
-    const response = last?.parts?.find((p) => p.functionResponse)?.functionResponse;
-    if (response) {
-      const result = (response.response as { result?: string }).result;
-      yield { content: { role: 'model', parts: [{ text: `It is ${result} there.` }] } };
-      return;
-    }
-    const text = last?.parts?.find((p) => p.text)?.text ?? '';
-    const city = text.replace(/^weather in /, '');
-    yield {
-      content: {
-        role: 'model',
-        parts: [{ functionCall: { id: `call_${city}`, name: 'get_weather', args: { city } } }],
-      },
-    };
-  }
-  async connect(): Promise<never> {
-    throw new Error('the scripted model has no live connection');
-  }
-}
-
-const getWeather = new FunctionTool({
-  name: 'get_weather',
-  description: 'The weather in a city',
-  parameters: z.object({ city: z.string() }),
-  execute: ({ city }, context) => {
-    // State writes of every scope travel as the event's stateDelta.
-    context?.state.set('last_city', city);
-    context?.state.set(`seen_${city}`, true);
-    context?.state.set('user:asked', city);
-    context?.state.set('temp:scratch', 'not kept');
-    return `18C in ${city}`;
-  },
-});
-
-function runnerOn(sessionService: BaseSessionService, model = new ScriptedLlm()) {
-  const agent = new LlmAgent({
-    name: 'weather',
-    model,
-    instruction: 'Answer about the weather.',
-    tools: [getWeather],
-  });
-  return { runner: new Runner({ appName: 'weather-app', agent, sessionService }), model };
-}
-
-async function turn(runner: Runner, userId: string, sessionId: string, text: string): Promise<Event[]> {
-  const events: Event[] = [];
-  for await (const e of runner.runAsync({
-    userId,
-    sessionId,
-    newMessage: { role: 'user', parts: [{ text }] },
-  }))
-    events.push(e);
-  return events;
-}
+const exec = promisify(execFile);
 
 /** A session as ADK returns it, without what differs between any two services (its clock). */
 const comparable = (
@@ -108,7 +38,7 @@ describe('Google ADK session service on the actor', () => {
     await h?.close();
   });
 
-  test('a real agent calls a tool and answers; a new runner on a new service continues with the same history', async () => {
+  test('a real agent calls a tool and answers; a new runner in a new process continues with the same history', async () => {
     const theirs = new InMemorySessionService();
     const ours = fresh();
     for (const service of [theirs, ours])
@@ -157,13 +87,34 @@ describe('Google ADK session service on the actor', () => {
     expect(ctx?.messages.every((m) => m.extra?.[ADK_EXTRA] !== undefined)).toBe(true);
     expect(ctx?.metadata).toMatchObject({ lang: 'en', last_city: 'Paris' });
 
-    // A new runner and model on a new service: the model's requests are the ones ADK's own service gives.
-    const c = runnerOn(fresh());
+    // A new runner and model on a new service in a new process: the model's requests are the ones ADK's own service
+    // gives for the same conversation.
+    const { stdout } = await exec(
+      process.execPath,
+      [
+        '-r',
+        'ts-node/register/transpile-only',
+        path.join(__dirname, 'support', 'google-adk-scripted.ts'),
+        'u1',
+        'conv-1',
+        'weather in Oslo',
+      ],
+      {
+        cwd: path.join(__dirname, '..'),
+        env: {
+          ...process.env,
+          DS_DATABASE_URL: (h.pool as unknown as { options: { connectionString: string } }).options
+            .connectionString,
+          DS_TASK_QUEUE: h.taskQueue,
+        },
+        timeout: 120_000,
+      },
+    );
+    const requests = JSON.parse(stdout.trim().split('\n').pop()!) as Content[][];
     const d = runnerOn(theirs);
-    await turn(c.runner, 'u1', 'conv-1', 'weather in Oslo');
     await turn(d.runner, 'u1', 'conv-1', 'weather in Oslo');
-    expect(c.model.requests).toEqual(d.model.requests);
-    expect(c.model.requests[0]).toHaveLength(5);
+    expect(requests).toEqual(d.model.requests);
+    expect(requests[0]).toHaveLength(5);
     const after = await fresh().getSession({ appName: 'weather-app', userId: 'u1', sessionId: 'conv-1' });
     expect(after?.events).toHaveLength(8);
   });
