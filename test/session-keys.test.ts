@@ -178,3 +178,25 @@ test('the codec server answers "erased" for a deleted session’s payloads, and 
     await app.close();
   }
 });
+
+test('a deletion in another process: a client codec never writes with the destroyed key; a worker codec drops it once it sees the new one', async () => {
+  const id = `stale-${run}`;
+  const client = new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: pool, encodeCacheMs: 0 }));
+  const worker = new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: pool }));
+  const [first] = await client.encode([turn('one')], ctx(id));
+  const [fromWorker] = await worker.encode([turn('one, worker')], ctx(id));
+  expect(meta(fromWorker, SESSION_KEY_METADATA)).toBe(meta(first, SESSION_KEY_METADATA));
+  // Another process deletes the session (this one is not told: no forgetSessionKey here).
+  await deleteSessionFenced(pool, id, 1);
+  const [second] = await client.encode([turn('two')], ctx(id));
+  expect(meta(second, SESSION_KEY_METADATA)).not.toBe(meta(first, SESSION_KEY_METADATA));
+  expect(text(await fresh().decode([second]))).toContain('two');
+  // The worker's cache still names the destroyed key (for at most SESSION_KEY_CACHE_MS)...
+  const [stale] = await worker.encode([turn('stale')], ctx(id));
+  expect(meta(stale, SESSION_KEY_METADATA)).toBe(meta(first, SESSION_KEY_METADATA));
+  // ...until it decodes a payload of the session's live key (an activity result, a client's write): then it writes
+  // with that one.
+  await worker.decode([second]);
+  const [after] = await worker.encode([turn('after')], ctx(id));
+  expect(meta(after, SESSION_KEY_METADATA)).toBe(meta(second, SESSION_KEY_METADATA));
+});

@@ -48,8 +48,17 @@ export function resolveCodecKeys(
 /** The codec of a process: one master key for everything, or (DS_CODEC_SESSION_KEYS) a data key per session. */
 export type RuntimeCodec = AesGcmCodec | SessionKeyCodec;
 
-export function createCodec(ring: KeyRing, sessionKeys: boolean): RuntimeCodec {
-  return sessionKeys ? new SessionKeyCodec(ring, new SessionKeyStore(ring)) : new AesGcmCodec(ring);
+/**
+ * `use: 'client'` for a Client's codec: with session keys, each write asks Postgres which key is live (never a
+ * cached key of a session another process deleted); a worker's codec caches keys (see SessionKeyStore).
+ */
+export function createCodec(
+  ring: KeyRing,
+  sessionKeys: boolean,
+  use: 'client' | 'worker' = 'client',
+): RuntimeCodec {
+  if (!sessionKeys) return new AesGcmCodec(ring);
+  return new SessionKeyCodec(ring, new SessionKeyStore(ring, use === 'client' ? { encodeCacheMs: 0 } : {}));
 }
 
 /** Gives a codec with session keys the Postgres they live in (a no-op for the master-key codec). */

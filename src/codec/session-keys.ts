@@ -47,15 +47,27 @@ export class SessionKeyStore {
 
   constructor(
     private readonly ring: KeyRing,
-    options: { db?: Queryable; cacheMs?: number; now?: () => number } = {},
+    options: {
+      db?: Queryable;
+      /** How long a key found in Postgres is reused without asking again. */
+      cacheMs?: number;
+      /**
+       * How long `current` trusts a cached key (default: cacheMs). 0 for clients: a write asks Postgres which key
+       * is live, so a session deleted by another process is never written with its destroyed key from a cache.
+       */
+      encodeCacheMs?: number;
+      now?: () => number;
+    } = {},
   ) {
     this.db = options.db;
     this.cacheMs = options.cacheMs ?? SESSION_KEY_CACHE_MS;
+    this.encodeCacheMs = options.encodeCacheMs ?? this.cacheMs;
     this.now = options.now ?? Date.now;
     this.masters = new Map(ring.map((k) => [k.id, k.key]));
     stores.add(this);
   }
   private readonly cacheMs: number;
+  private readonly encodeCacheMs: number;
   private readonly now: () => number;
 
   /** The Postgres the keys live in (when not given to the constructor: the harness creates it later). */
@@ -70,7 +82,26 @@ export class SessionKeyStore {
 
   async current(sessionId: string): Promise<SessionKey> {
     const hit = this.bySession.get(sessionId);
-    if (hit?.key && hit.until > this.now()) return hit.key;
+    if (hit?.key && hit.until - this.cacheMs + this.encodeCacheMs > this.now()) return hit.key;
+    if (this.encodeCacheMs === 0) {
+      const { rows: live } = await query<{ key_id: string; wrapped: Buffer; master_key_id: string }>(
+        this.database(),
+        'session key',
+        'SELECT key_id, wrapped, master_key_id FROM session_key WHERE session_id = $1::text',
+        [sessionId],
+      );
+      if (live[0]) {
+        const r = live[0];
+        const known = this.byKeyId.get(r.key_id)?.key;
+        const key = known ?? {
+          id: r.key_id,
+          sessionId,
+          key: this.unwrap(r.master_key_id, r.wrapped, r.key_id, sessionId),
+        };
+        this.remember(key);
+        return key;
+      }
+    }
     const candidateId = `s${randomBytes(16).toString('hex')}`;
     const candidate = randomBytes(DATA_KEY_BYTES);
     const master = this.ring[0];

@@ -104,7 +104,9 @@ export async function startStack(config: Config, options: StackOptions): Promise
       config.codec,
       config.temporal.address ? undefined : { dataDir: config.dataDir, generate: true },
     );
-    const codec = keys ? createCodec(keys.ring, config.codec.sessionKeys) : undefined;
+    const codec = keys ? createCodec(keys.ring, config.codec.sessionKeys, 'client') : undefined;
+    // The worker's own (its keys cached; the client's codec asks Postgres on every write).
+    const workerCodec = keys ? createCodec(keys.ring, config.codec.sessionKeys, 'worker') : undefined;
     if (keys)
       log.info(
         {
@@ -132,6 +134,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
     stops.push(() => pool.end());
     await migrate(pool);
     attachCodecPool(codec, pool);
+    attachCodecPool(workerCodec, pool);
 
     // The SDK's worker metrics: where configured, else a free loopback port when this process runs a worker.
     const temporalMetricsAddress =
@@ -165,7 +168,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
         namespace: config.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         pool,
-        dataConverter,
+        dataConverter: workerCodec ? encryptingDataConverter(workerCodec) : undefined,
         metrics: snapshotHealth,
         workflowBundlePath: config.worker.workflowBundlePath,
       });

@@ -6,6 +6,7 @@ import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
+import { forgetSessionKey } from '../codec/session-keys';
 import type { ActorConfig } from '../config';
 import { listSummaries, loadSnapshot } from '../postgres/snapshots';
 import { readTranscript } from '../postgres/transcript';
@@ -352,6 +353,9 @@ export class TemporalSessionService
         startWorkflowOperation: this.startOperation(sessionId),
       }),
     );
+    // The key (with DS_CODEC_SESSION_KEYS) is destroyed: this process's caches drop it too, wherever the
+    // activity that destroyed it ran.
+    forgetSessionKey(sessionId);
     const workflowId = sessionWorkflowId(sessionId);
     try {
       // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
