@@ -136,3 +136,54 @@ describe('OpenAI Agents session: a write of more items than one step holds', () 
     expect(await session.getItems()).toEqual(items);
   });
 });
+
+describe("OpenAI Agents session: the window keeps the SDK's next request valid", () => {
+  test('a function call and its result leave the window together; it never starts with a result', async () => {
+    const service = new InMemorySessionService();
+    const session = new DurableAgentsSession({
+      sessionId: 'w',
+      userId: 1,
+      service,
+      settings: { windowMessages: 4 },
+    });
+    const step = (n: number) =>
+      [
+        { role: 'user', content: `q${n}` },
+        { type: 'function_call', callId: `c${n}a`, name: 'f', arguments: '{}' },
+        { type: 'function_call', callId: `c${n}b`, name: 'f', arguments: '{}' },
+        { type: 'function_call_result', callId: `c${n}a`, name: 'f', status: 'completed', output: 'ra' },
+        { type: 'function_call_result', callId: `c${n}b`, name: 'f', status: 'completed', output: 'rb' },
+        {
+          type: 'message',
+          role: 'assistant',
+          status: 'completed',
+          content: [{ type: 'output_text', text: `a${n}` }],
+        },
+      ] as AgentInputItem[];
+    for (let n = 0; n < 3; n++) {
+      await session.addItems(step(n));
+      const items = (await session.getItems()) as { type?: string; callId?: string }[];
+      expect(items[0]?.type).not.toBe('function_call_result');
+      const calls = items.filter((i) => i.type === 'function_call').map((i) => i.callId);
+      const results = items.filter((i) => i.type === 'function_call_result').map((i) => i.callId);
+      expect(results.every((id) => calls.includes(id))).toBe(true);
+    }
+    // Parallel calls are one assistant message with two tool calls (as chat APIs want them): the last step's group
+    // (the calls and both results) and its answer fill the window of 4; the items come back exactly.
+    expect(await session.getItems()).toEqual(step(2).slice(1));
+    const ctx = await service.loadContext('w');
+    expect(ctx?.messages.map((m) => [m.role, m.toolCalls?.map((c) => c.id) ?? m.toolCallId ?? null])).toEqual(
+      [
+        ['assistant', ['c2a', 'c2b']],
+        ['tool', 'c2a'],
+        ['tool', 'c2b'],
+        ['assistant', null],
+      ],
+    );
+    // Popping one of two parallel calls leaves the other as the message's one call.
+    await session.addItems(step(3).slice(0, 3));
+    expect(await session.popItem()).toEqual(step(3)[2]);
+    expect(await session.getItems(2)).toEqual(step(3).slice(0, 2));
+    expect((await service.loadContext('w'))?.messages.at(-1)?.toolCalls?.map((c) => c.id)).toEqual(['c3a']);
+  });
+});

@@ -107,15 +107,11 @@ function describe(content: unknown): string {
  * `function_call`, a tool result → a `function_call_result`.
  */
 export function messageToItems(m: Message, callNames: ReadonlyMap<string, string>): JsonItem[] {
-  const own = m.extra?.[OPENAI_AGENTS_EXTRA] as StoredItem | undefined;
-  if (own && typeof own === 'object' && own.item && typeof own.item === 'object') {
-    const item: JsonItem = JSON.parse(JSON.stringify(own.item)) as JsonItem;
-    for (const key of own.taken ?? []) {
-      if (key === 'arguments') item.arguments = m.toolCalls?.[0]?.function.arguments ?? '';
-      else item[key] = m.content;
-    }
-    return [item];
-  }
+  const own = m.extra?.[OPENAI_AGENTS_EXTRA] as StoredItem | { items?: StoredItem[] } | undefined;
+  if (own && typeof own === 'object' && 'items' in own && Array.isArray(own.items))
+    return own.items.map((one, k) => restore(one, m, k));
+  if (own && typeof own === 'object' && 'item' in own && own.item && typeof own.item === 'object')
+    return [restore(own, m, 0)];
   const items: JsonItem[] = [];
   if (m.role === 'tool')
     return [
@@ -146,6 +142,53 @@ export function messageToItems(m: Message, callNames: ReadonlyMap<string, string
     return items;
   }
   return [{ type: 'message', role: m.role, content: m.content }];
+}
+
+/** A stored item with the fields the message carries put back (`call`: which of its tool calls is this item's). */
+function restore(own: StoredItem, m: Message, call: number): JsonItem {
+  const item = JSON.parse(JSON.stringify(own.item)) as JsonItem;
+  for (const key of own.taken ?? []) {
+    if (key === 'arguments') item.arguments = m.toolCalls?.[call]?.function.arguments ?? '';
+    else item[key] = m.content;
+  }
+  return item;
+}
+
+const isLoneCall = (m: Message): boolean =>
+  m.role === 'assistant' &&
+  m.content === '' &&
+  m.toolCalls?.length === 1 &&
+  (m.extra?.[OPENAI_AGENTS_EXTRA] as StoredItem | undefined)?.item?.type === 'function_call';
+
+/**
+ * The messages of one write: one per item, except that consecutive function calls (the SDK's parallel tool calls)
+ * become one assistant message with several tool calls, as chat APIs expect them (`extra.openai_agents.items`).
+ */
+export function itemsToMessages(items: readonly unknown[]): Message[] {
+  const out: Message[] = [];
+  for (const m of items.map(itemToMessage)) {
+    const prev = out[out.length - 1];
+    const prevOwn = prev?.extra?.[OPENAI_AGENTS_EXTRA] as object | undefined;
+    if (prev && isLoneCall(m) && (isLoneCall(prev) || (prevOwn !== undefined && 'items' in prevOwn))) {
+      const own = prev.extra![OPENAI_AGENTS_EXTRA] as StoredItem | { items: StoredItem[] };
+      const merged: Message = {
+        role: 'assistant',
+        content: '',
+        toolCalls: [...prev.toolCalls!, ...m.toolCalls!],
+        extra: {
+          [OPENAI_AGENTS_EXTRA]: {
+            items: [...('items' in own ? own.items : [own]), m.extra![OPENAI_AGENTS_EXTRA] as StoredItem],
+          },
+        },
+      };
+      if (valid(merged)) {
+        out[out.length - 1] = merged;
+        continue;
+      }
+    }
+    out.push(m);
+  }
+  return out;
 }
 
 /** The items of a session's messages, oldest first. */

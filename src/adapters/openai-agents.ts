@@ -6,9 +6,9 @@ import type { CommandCapableService } from '../service';
 import { LIMITS, type SessionSettings } from '../types';
 import { HttpSessionClient, type HttpSessionClientOptions } from './http-client';
 import { type MessageStore, httpStore, libraryStore } from './message-store';
-import { itemToMessage, messagesToItems } from './openai-agents-items';
+import { itemsToMessages, messagesToItems } from './openai-agents-items';
 
-export { OPENAI_AGENTS_EXTRA, itemToMessage, messagesToItems } from './openai-agents-items';
+export { OPENAI_AGENTS_EXTRA, itemToMessage, itemsToMessages, messagesToItems } from './openai-agents-items';
 
 /** The window of sessions the adapter creates: the most a session keeps (the SDK's own sessions keep everything). */
 export const OPENAI_AGENTS_DEFAULT_SETTINGS: SessionSettings = { windowMessages: LIMITS.windowMaxMessages };
@@ -76,7 +76,7 @@ export class DurableAgentsSession implements Session {
   /** addItems with the caller's turn id: sent again with the same id (after a lost answer), it is applied once. */
   async addItemsOnce(items: AgentInputItem[], turnId: string): Promise<void> {
     if (items.length === 0) return;
-    this.lastVersion = await this.store.append(this.sessionId, items.map(itemToMessage), turnId);
+    this.lastVersion = await this.store.append(this.sessionId, itemsToMessages(items), turnId);
   }
 
   async popItem(): Promise<AgentInputItem | undefined> {
@@ -85,8 +85,8 @@ export class DurableAgentsSession implements Session {
     const groups = messagesToItems(messages);
     const last = groups[groups.length - 1];
     const popped = last[last.length - 1];
-    // A message written by another client may read as several items (text and calls): the others stay.
-    const rest = last.slice(0, -1).map(itemToMessage);
+    // A message may hold several items (parallel calls, or text and calls from another client): the others stay.
+    const rest = itemsToMessages(last.slice(0, -1));
     await this.store.replace(this.sessionId, [...messages.slice(0, -1), ...rest]);
     return popped as AgentInputItem;
   }

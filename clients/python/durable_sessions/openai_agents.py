@@ -98,18 +98,50 @@ def item_to_message(item: Any) -> dict[str, Any]:
     return _stored({"role": "assistant", "content": text or f"[{kind}]"}, item)
 
 
+def _restore(own: dict[str, Any], message: dict[str, Any], call: int) -> dict[str, Any]:
+    item = copy.deepcopy(own["item"])
+    for key in own.get("taken", []):
+        if key == "arguments":
+            calls = message.get("tool_calls") or []
+            item["arguments"] = calls[call]["function"]["arguments"] if call < len(calls) else ""
+        else:
+            item[key] = message.get("content", "")
+    return item
+
+
+def _is_lone_call(m: dict[str, Any]) -> bool:
+    own = (m.get("extra") or {}).get(EXTRA_KEY) or {}
+    return (m.get("role") == "assistant" and m.get("content") == "" and len(m.get("tool_calls") or []) == 1
+            and isinstance(own.get("item"), dict) and own["item"].get("type") == "function_call")
+
+
+def items_to_messages(items: list[Any]) -> list[dict[str, Any]]:
+    """The messages of one write: one per item, except that consecutive function calls (parallel tool calls) become
+    one assistant message with several tool calls, as chat APIs expect them (``extra[...]["items"]``)."""
+    out: list[dict[str, Any]] = []
+    for m in (item_to_message(i) for i in items):
+        prev = out[-1] if out else None
+        prev_own = ((prev or {}).get("extra") or {}).get(EXTRA_KEY) or {}
+        if prev and _is_lone_call(m) and (_is_lone_call(prev) or "items" in prev_own) \
+                and len(prev["tool_calls"]) < 32 and m["tool_calls"][0]["id"] not in {c["id"] for c in prev["tool_calls"]}:
+            stored = prev_own["items"] if "items" in prev_own else [prev_own]
+            merged = {"role": "assistant", "content": "", "tool_calls": prev["tool_calls"] + m["tool_calls"],
+                      "extra": {EXTRA_KEY: {"items": stored + [m["extra"][EXTRA_KEY]]}}}
+            if len(json.dumps(merged["extra"], ensure_ascii=False).encode()) <= 32 * 1024:
+                out[-1] = merged
+                continue
+        out.append(m)
+    return out
+
+
 def message_to_items(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """The SDK items of one session message: the stored item when this adapter wrote it, else the chat message read
+    """The SDK items of one session message: the stored items when this adapter wrote it, else the chat message read
     as items (a message written through the API or another client)."""
     own = (message.get("extra") or {}).get(EXTRA_KEY)
+    if isinstance(own, dict) and isinstance(own.get("items"), list):
+        return [_restore(one, message, k) for k, one in enumerate(own["items"])]
     if isinstance(own, dict) and isinstance(own.get("item"), dict):
-        item = copy.deepcopy(own["item"])
-        for key in own.get("taken", []):
-            if key == "arguments":
-                item["arguments"] = (message.get("tool_calls") or [{}])[0].get("function", {}).get("arguments", "")
-            else:
-                item[key] = message.get("content", "")
-        return [item]
+        return [_restore(own, message, 0)]
     role, content = message.get("role"), message.get("content", "")
     if role == "tool":
         return [{"type": "function_call_output", "call_id": message.get("tool_call_id"), "output": content}]
@@ -168,7 +200,7 @@ class DurableSession:
         if not items:
             return
         turn_id = turn_id or str(uuid.uuid4())
-        messages = [item_to_message(i) for i in items]
+        messages = items_to_messages(items)
         for start in range(0, len(messages), STEP_MAX_MESSAGES):
             key = turn_id if len(messages) <= STEP_MAX_MESSAGES else f"{turn_id}/{start}"
             body = {"messages": messages[start:start + STEP_MAX_MESSAGES], "agent_type": self._agent_type}
@@ -193,8 +225,8 @@ class DurableSession:
         if not messages:
             return None
         last = message_to_items(messages[-1])
-        # A message written by another client may read as several items (text and calls): the others stay.
-        rest = [item_to_message(i) for i in last[:-1]]
+        # A message may hold several items (parallel calls, or text and calls from another client): the others stay.
+        rest = items_to_messages(last[:-1])
         body = {"agent_type": ctx["agent_type"], "metadata": ctx["metadata"], "messages": messages[:-1] + rest}
         if ctx.get("settings"):
             body["settings"] = ctx["settings"]

@@ -98,6 +98,29 @@ def test_every_item_type_round_trips_exactly(stack, session_id):
     asyncio.run(go())
 
 
+def test_parallel_calls_are_one_chat_message_and_come_back_exactly(stack, session_id):
+    step = [
+        {"role": "user", "content": "two cities"},
+        {"type": "function_call", "call_id": "ca", "name": "get_weather", "arguments": "{\"city\":\"A\"}"},
+        {"type": "function_call", "call_id": "cb", "name": "get_weather", "arguments": "{\"city\":\"B\"}"},
+        {"type": "function_call_output", "call_id": "ca", "output": "1C"},
+        {"type": "function_call_output", "call_id": "cb", "output": "2C"},
+        {"role": "assistant", "content": "cold"},
+    ]
+
+    async def go():
+        s = open_(stack, session_id)
+        await s.add_items(copy.deepcopy(step))
+        assert await open_(stack, session_id).get_items() == step
+        ctx = api(stack, "GET", f"/v1/sessions/{session_id}")
+        assert [[c["id"] for c in m.get("tool_calls", [])] for m in ctx["messages"]] == [[], ["ca", "cb"], [], [], []]
+        for _ in range(4):
+            await s.pop_item()
+        assert await s.get_items() == step[:2]
+
+    asyncio.run(go())
+
+
 def test_a_retried_write_is_applied_once_and_is_one_version(stack, session_id):
     async def go():
         s = open_(stack, session_id)
