@@ -206,6 +206,28 @@ describe('Google ADK session service on the actor', () => {
     expect(await state('dee', 'c')).toEqual({ 'app:theme': 'dark' });
   });
 
+  test('creation never replaces a session: a second create fails, concurrent getOrCreate and appends lose nothing', async () => {
+    const ours = fresh();
+    const key = { appName: 'race-app', userId: 'u3', sessionId: 'new-one' };
+    const appended = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const service = fresh();
+        const session = await service.getOrCreateSession({ ...key, state: { first: true } });
+        const event = createEvent({
+          id: `race${i}`,
+          author: 'user',
+          content: { role: 'user', parts: [{ text: `hello ${i}` }] },
+        });
+        return service.appendEvent({ session, event });
+      }),
+    );
+    const session = await ours.getSession(key);
+    expect(session?.events.map((e) => e.id).sort()).toEqual(appended.map((e) => e.id).sort());
+    expect(session?.state).toEqual({ first: true });
+    await expect(ours.createSession({ ...key, state: { second: true } })).rejects.toThrow(/already exists/);
+    expect((await ours.getSession(key))?.events).toHaveLength(10);
+  });
+
   test('20 concurrent runs on one session keep every event and every state write (no stale session)', async () => {
     const ours = fresh();
     await ours.createSession({ appName: 'weather-app', userId: 'u2', sessionId: 'busy' });

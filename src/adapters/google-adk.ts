@@ -139,28 +139,46 @@ export class DurableAdkSessionService extends BaseSessionService {
     return `adk-user:${enc(appName)}:${enc(userId)}`;
   }
 
+  /**
+   * Creates the session, or fails (`Session with id … already exists.`, as ADK's DatabaseSessionService) when it
+   * exists. Never a replacement: creation is the actor's create-if-missing (`recover`) and then patches, so a
+   * creation racing with another one, or with appends, loses nothing.
+   */
   async createSession({ appName, userId, state, sessionId }: CreateSessionRequest): Promise<Session> {
     const id = sessionId || crypto.randomUUID();
-    const owner = this.ownerOf(userId);
+    const actorId = this.actorSessionId(appName, userId, id);
+    const owner = { expectedUserId: this.ownerOf(userId) };
     const delta = split(state);
     const now = Date.now();
-    const ctx = {
-      sessionId: this.actorSessionId(appName, userId, id),
-      userId: owner,
-      agentType: this.agentType,
-      messages: [],
-      metadata: { ...delta.session, [RECORD]: { createdAt: now } },
-      createdAt: 0,
-      updatedAt: 0,
-      settings: this.settings,
-    };
-    await this.service.execute(ctx.sessionId, { type: 'save', context: ctx }, { expectedUserId: owner });
+    const { context } = await this.service.execute(
+      actorId,
+      { type: 'recover', userId: owner.expectedUserId, agentType: this.agentType, settings: this.settings },
+      owner,
+    );
+    if (context.metadata[RECORD] !== undefined) throw new Error(`Session with id ${id} already exists.`);
+    const patch = { ...delta.session, [RECORD]: { createdAt: now } };
+    await this.service.execute(actorId, { type: 'updateMetadata', patch }, owner);
     await this.patchScopes(appName, userId, delta, undefined);
     const [app, user] = await Promise.all([
       this.metadataOf(this.appStateId(appName)),
       this.metadataOf(this.userStateId(appName, userId)),
     ]);
     return { id, appName, userId, state: merge(app, user, delta.session), events: [], lastUpdateTime: now };
+  }
+
+  /** The session, or a new one; of several callers creating it at once, one creates it and all get it. */
+  override async getOrCreateSession(request: CreateSessionRequest): Promise<Session> {
+    if (!request.sessionId) return this.createSession(request);
+    const key = { appName: request.appName, userId: request.userId, sessionId: request.sessionId };
+    const existing = await this.getSession(key);
+    if (existing) return existing;
+    try {
+      return await this.createSession(request);
+    } catch (err) {
+      const created = await this.getSession(key);
+      if (created) return created;
+      throw err;
+    }
   }
 
   async getSession({ appName, userId, sessionId, config }: GetSessionRequest): Promise<Session | undefined> {
