@@ -46,14 +46,23 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
   const secret = `shredded secret ${run}`;
   let h: TemporalHarness;
   let store: SessionKeyStore;
+  let workerStore: SessionKeyStore;
 
   beforeAll(async () => {
-    store = new SessionKeyStore([k1]);
-    h = await startTemporalHarness('shred', {}, { codec: new SessionKeyCodec([k1], store) });
+    // As the stack has them: the client asks Postgres for the live key on every write, the worker caches keys.
+    store = new SessionKeyStore([k1], { encodeCacheMs: 0 });
+    workerStore = new SessionKeyStore([k1]);
+    h = await startTemporalHarness(
+      'shred',
+      {},
+      { codec: new SessionKeyCodec([k1], store), workerCodec: new SessionKeyCodec([k1], workerStore) },
+    );
     store.usePool(h.pool);
+    workerStore.usePool(h.pool);
   });
   afterAll(async () => {
     store?.close();
+    workerStore?.close();
     await h?.close();
   });
 

@@ -200,3 +200,21 @@ test('a deletion in another process: a client codec never writes with the destro
   const [after] = await worker.encode([turn('after')], ctx(id));
   expect(meta(after, SESSION_KEY_METADATA)).toBe(meta(second, SESSION_KEY_METADATA));
 });
+
+test('forgetting a deleted session never marks the next incarnation’s key as erased (found by hand on the stack)', async () => {
+  const id = `reborn-${run}`;
+  const worker = new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: pool }));
+  const client = new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: pool, encodeCacheMs: 0 }));
+  await worker.encode([turn('first life')], ctx(id));
+  // The actor's delete activity: the key goes, this process forgets it, and the activity's result is then encoded
+  // under the next incarnation's key.
+  await deleteSessionFenced(pool, id, 1);
+  forgetSessionKey(id);
+  const [result] = await worker.encode([turn('delete result')], ctx(id));
+  // The API process that called deleteSession forgets it too (here: the same process, every store).
+  forgetSessionKey(id);
+  // A new write re-creates the session under the live key, and the worker decodes it.
+  const [write] = await client.encode([turn('second life')], ctx(id));
+  expect(meta(write, SESSION_KEY_METADATA)).toBe(meta(result, SESSION_KEY_METADATA));
+  expect(text(await worker.decode([write]))).toContain('second life');
+});

@@ -148,11 +148,13 @@ export class SessionKeyStore {
     return key;
   }
 
+  /**
+   * Drops what this store knows of a session's keys; the next use asks Postgres. Only a lookup that finds no row
+   * remembers a key as destroyed: a key this store made or saw after the deletion belongs to the next incarnation.
+   */
   forget(sessionId: string): void {
-    const hit = this.bySession.get(sessionId);
     this.bySession.delete(sessionId);
-    if (hit?.key) this.put(this.byKeyId, hit.key.id, null);
-    for (const [id, c] of this.byKeyId) if (c.key?.sessionId === sessionId) this.put(this.byKeyId, id, null);
+    for (const [id, c] of this.byKeyId) if (c.key?.sessionId === sessionId) this.byKeyId.delete(id);
   }
 
   private remember(key: SessionKey): void {

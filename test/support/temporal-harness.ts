@@ -34,6 +34,8 @@ export interface TemporalHarness extends ContractHarness {
 export interface HarnessOptions {
   /** Payload codec of the client and the worker (none by default). */
   codec?: PayloadCodec;
+  /** The worker's own codec, when it differs from the client's (as the stack's do with keys per session). */
+  workerCodec?: PayloadCodec;
   /** Another Temporal frontend than the shared dev server (same namespace). */
   temporalAddress?: string;
   /** Where the worker's activities count snapshot writes and failures. */
@@ -47,7 +49,7 @@ export async function startTemporalHarness(
 ): Promise<TemporalHarness> {
   installTemporalRuntime();
   const stack = testStack();
-  if (stack.workerProcesses && (options.codec || options.metrics))
+  if (stack.workerProcesses && (options.codec || options.workerCodec || options.metrics))
     throw new Error('worker processes take neither a codec nor an in-process metrics observer');
   const address = options.temporalAddress ?? stack.temporalAddress;
   const dataConverter = options.codec ? { payloadCodecs: [options.codec] } : undefined;
@@ -77,7 +79,7 @@ export async function startTemporalHarness(
       taskQueue,
       pool: db.pool,
       workflowBundlePath: stack.workflowBundlePath ?? undefined,
-      dataConverter,
+      dataConverter: options.workerCodec ? { payloadCodecs: [options.workerCodec] } : dataConverter,
       metrics: options.metrics,
     });
     running = worker.run();
