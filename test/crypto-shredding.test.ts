@@ -11,7 +11,9 @@ import {
   SessionKeyStore,
   type CodecKey,
 } from '../src/codec';
+import { Client } from '@temporalio/client';
 import { SessionRecovery } from '../src/recovery';
+import { TemporalSessionService } from '../src/temporal/service';
 import { sessionWorkflowId } from '../workflows/messages';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
 
@@ -133,4 +135,36 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     expect([...newKeys][0]).not.toBe([...targetKeys][0]);
     expect(await decodedText(again)).toContain('second life durable');
   });
+
+  test('a write under a key destroyed meanwhile (another process’s stale cache) wedges no session: the run that cannot decode it is ended and the next write goes through', async () => {
+    const id = `shred-stale-${run}`;
+    const recovery = new SessionRecovery(h.service);
+    await recovery.recoverSession(id, 42, 'assistant');
+    await recovery.appendTurn(id, 'before', 'ok', '');
+    // Another process: it caches keys like a worker and is not told of deletions made here.
+    const staleStore = new SessionKeyStore([k1], { db: h.pool });
+    staleStore.close();
+    const staleCodec = new SessionKeyCodec([k1], staleStore);
+    await staleCodec.encode([{ metadata: {}, data: new Uint8Array() }], {
+      type: 'workflow',
+      namespace: 'default',
+      workflowId: sessionWorkflowId(id),
+    });
+    await h.service.deleteSession(id);
+    const stale = new TemporalSessionService({
+      client: new Client({
+        connection: h.client.connection,
+        namespace: h.client.options.namespace,
+        dataConverter: { payloadCodecs: [staleCodec] },
+      }),
+      pool: h.pool,
+      taskQueue: h.taskQueue,
+    });
+    // Its write starts a new run under the destroyed key: nobody can read that run's input, so the write fails.
+    await expect(new SessionRecovery(stale).recoverSession(id, 42, 'assistant')).rejects.toThrow();
+    // A write from a process with the live key: the undecodable run is ended, and the session works again.
+    await recovery.recoverSession(id, 42, 'assistant');
+    await recovery.appendTurn(id, 'after', 'ok', '');
+    expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual(['after', 'ok']);
+  }, 120_000);
 });

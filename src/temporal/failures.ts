@@ -17,6 +17,7 @@ import {
   StorageError,
   TooManyInFlightError,
   ValidationError,
+  VersionMismatchError,
 } from '../errors';
 import { temporal } from '@temporalio/proto';
 import { ACTOR_BUSY, ACTOR_CLOSING, SESSION_STORAGE_FAILED } from '../../workflows/messages';
@@ -38,6 +39,10 @@ export function toSessionError(err: unknown, sessionId: string): Error {
         return new SessionConflictError(sessionId);
       case FAILURE_TYPES.exists:
         return new SessionExistsError(sessionId);
+      case FAILURE_TYPES.versionMismatch: {
+        const d = failure.details?.[0] as { expected_version?: number; actual_version?: number } | undefined;
+        return new VersionMismatchError(sessionId, d?.expected_version ?? -1, d?.actual_version ?? -1);
+      }
       case SESSION_STORAGE_FAILED:
         // Postgres refused the session for good: the actor's failed state (status query, logs, metrics).
         return new StorageError(`session ${sessionId}: ${failure.message}`, { cause: err });
@@ -68,6 +73,11 @@ export function isActorGone(err: unknown): boolean {
   return /workflow execution already completed|workflow (execution )?not found|update was not accepted.*closed|update due to unexpected workflow task failure/i.test(
     text,
   );
+}
+
+/** The actor's run fails every workflow task (the server says so; its cause is in the run's history). */
+export function isActorTaskFailing(err: unknown): boolean {
+  return /workflow task in failed state/i.test(describeChain(err));
 }
 
 /** A query refused because the actor is still loading or applying received turns. */

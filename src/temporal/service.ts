@@ -76,9 +76,11 @@ import {
 } from './cleanup-schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
 import { eraseRunsThrough, eraseWorkflowHistories } from './erasure';
+import { terminateErasedRun } from './erased-runs';
 import {
   isActorBusy,
   isActorGone,
+  isActorTaskFailing,
   isQueryOnClosedActor,
   isQueryOnContinuedRun,
   toSessionError,
@@ -217,6 +219,15 @@ export class TemporalSessionService
     return stored ? copyContext(stored.context) : null;
   }
 
+  /** The session and its version, from its actor when one runs (else from Postgres); null when there is none. */
+  async getSnapshot(sessionId: string): Promise<CommandResult | null> {
+    validateSessionId(sessionId);
+    const live = await this.askActor(sessionId, (h) => h.query(snapshotQuery));
+    if (live !== undefined) return live && { version: live.version, context: fromWireContext(live.context) };
+    const stored = await loadSnapshot(this.pool, sessionId);
+    return stored && { version: stored.version, context: copyContext(stored.context) };
+  }
+
   /**
    * The last n messages (all when n <= 0 or n >= length), within `maxBytes` of text when given; a tool call and its
    * results come whole or not at all. Null when the session does not exist.
@@ -245,11 +256,7 @@ export class TemporalSessionService
     validateSessionId(sourceId);
     validateSessionId(targetId);
     if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
-    const live = await this.askActor(sourceId, (h) => h.query(snapshotQuery));
-    const source =
-      live === undefined
-        ? await loadSnapshot(this.pool, sourceId)
-        : live && { version: live.version, context: fromWireContext(live.context) };
+    const source = await this.getSnapshot(sourceId);
     if (!source || (options.expectedUserId !== undefined && source.context.userId !== options.expectedUserId))
       throw new SessionNotFoundError(sourceId);
     const owner = source.context.userId;
@@ -428,7 +435,7 @@ export class TemporalSessionService
   }
 
   /** Retries the short window in which a command meets a run that is completing; maps failures to typed errors. */
-  private async retryingActor<T>(sessionId: string, call: () => Promise<T>): Promise<T> {
+  private async retryingActor<T>(sessionId: string, call: () => Promise<T>, healed = false): Promise<T> {
     try {
       return await backOff(call, {
         numOfAttempts: 12,
@@ -438,6 +445,12 @@ export class TemporalSessionService
         retry: (err) => isActorGone(err),
       });
     } catch (err) {
+      // A run that cannot decode its history (keys per session: a write under a key destroyed meanwhile) belongs
+      // to a deleted incarnation: ended, the command starts a new one. Once per command.
+      if (!healed && isActorTaskFailing(err)) {
+        const ended = await terminateErasedRun(this.client, sessionWorkflowId(sessionId)).catch(() => false);
+        if (ended) return this.retryingActor(sessionId, call, true);
+      }
       throw toSessionError(err, sessionId);
     }
   }
