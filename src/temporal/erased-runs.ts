@@ -1,7 +1,6 @@
 // Runs that cannot decode their own history because their session's data key was destroyed (keys per session,
-// docs/encryption.md): a write encrypted a moment before another process deleted the session, or a removing run
-// replayed after the delete. They belong to the deleted incarnation, so they are terminated. Used by
-// TemporalSessionService (a command that meets such a run) and erasure.ts (a removing run that does not close).
+// docs/encryption.md): a write encrypted a moment before another process deleted the session. They belong to the
+// deleted incarnation, so they are terminated. Used by TemporalSessionService (a command that meets such a run).
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';

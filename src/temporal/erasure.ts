@@ -8,7 +8,6 @@ import { forgetSessionKey } from '../codec/session-keys';
 import { StorageError } from '../errors';
 import { type ExpiryCandidate, expireIdleSessions } from '../postgres/fence';
 import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
-import { terminateErasedRun } from './erased-runs';
 import { isActorGone, toSessionError } from './failures';
 
 /** Rounds of list-and-delete before giving up on visibility catching up (sleeps grow 50 ms per round). */
@@ -189,9 +188,6 @@ async function waitClosed(client: Client, workflowId: string, runId: string): Pr
       throw err;
     }
     if (d.status.name !== 'RUNNING') return d.startTime;
-    // A removing run replayed after its session's key was destroyed (keys per session) can never decode its
-    // history again: it has deleted the session already, so it is ended rather than waited for.
-    if (Date.now() > deadline && (await terminateErasedRun(client, workflowId, runId))) return d.startTime;
     if (Date.now() > deadline)
       throw new StorageError(
         `${workflowId}: the run that removed the session has not closed; retry the delete`,
