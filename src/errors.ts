@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'session_not_found'
   | 'session_conflict'
   | 'session_exists'
+  | 'version_mismatch'
   | 'too_many_in_flight'
   | 'storage_unavailable'
   | 'internal';
@@ -53,6 +54,25 @@ export class SessionExistsError extends SessionError {
   }
 }
 
+/**
+ * A command made on the condition that the session is at a given version (`expectedVersion`) found it at another:
+ * a write landed since the caller read it. Nothing was changed; read again and decide again.
+ */
+export class VersionMismatchError extends SessionError {
+  readonly sessionId: string;
+  readonly expectedVersion: number;
+  readonly actualVersion: number;
+  constructor(sessionId: string, expectedVersion: number, actualVersion: number) {
+    super(
+      'version_mismatch',
+      `session ${sessionId} is at version ${actualVersion}, not the expected ${expectedVersion}`,
+    );
+    this.sessionId = sessionId;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+  }
+}
+
 /** Too many writes are waiting on one session; retry after a short pause. */
 export class TooManyInFlightError extends SessionError {
   readonly retryAfterMs: number;
@@ -75,4 +95,5 @@ export const FAILURE_TYPES = {
   notFound: 'SessionNotFoundError',
   conflict: 'SessionConflictError',
   exists: 'SessionExistsError',
+  versionMismatch: 'VersionMismatchError',
 } as const;

@@ -51,6 +51,11 @@ export interface CommandOptions {
    * another user. Checked where the command is applied, so nothing can come between the check and the change.
    */
   expectedUserId?: number;
+  /**
+   * The version the caller read: the command is refused (VersionMismatchError, nothing changed) when the session
+   * is at another one by the time it is applied; 0 means it must not exist yet. For read-modify-write changes.
+   */
+  expectedVersion?: number;
 }
 
 export interface DeleteOptions {
@@ -58,16 +63,23 @@ export interface DeleteOptions {
   expectedUserId?: number;
 }
 
-/** The command with the caller's expected owner from `options`, when one is given there. */
+/** The command with the caller's expected owner and version from `options`, when given there. */
 export function withExpectedOwner(command: SessionCommand, options?: CommandOptions): SessionCommand {
-  return options?.expectedUserId === undefined
-    ? command
-    : { ...command, expectedUserId: options.expectedUserId };
+  return {
+    ...command,
+    ...(options?.expectedUserId === undefined ? {} : { expectedUserId: options.expectedUserId }),
+    ...(options?.expectedVersion === undefined ? {} : { expectedVersion: options.expectedVersion }),
+  };
 }
 
 /** Services that can apply a command as one atomic step (the actor, the in-memory map). */
 export interface CommandCapableService extends SessionService {
   execute(sessionId: string, command: SessionCommand, options?: CommandOptions): Promise<CommandResult>;
+  /**
+   * The session with its version (null when there is none): what a read-modify-write passes back as
+   * `expectedVersion`, so that a write landing in between is refused instead of overwritten.
+   */
+  getSnapshot(sessionId: string): Promise<CommandResult | null>;
 }
 
 export function isCommandCapable(service: SessionService): service is CommandCapableService {

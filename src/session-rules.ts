@@ -1,6 +1,12 @@
 // The rules of a session, once: validate a command and apply it to a snapshot (window, turn, step, clear, metadata,
 // settings, save, fork). Pure and deterministic; the session actor, both stores and client-side validation call it.
-import { SessionConflictError, SessionExistsError, SessionNotFoundError, ValidationError } from './errors';
+import {
+  SessionConflictError,
+  SessionExistsError,
+  SessionNotFoundError,
+  ValidationError,
+  VersionMismatchError,
+} from './errors';
 import { cloneJson, isPlainObject, jsonProblem, storableText, utf8Length } from './json-bounds';
 import {
   ConversationContext,
@@ -20,7 +26,9 @@ export { storableText, utf8Length } from './json-bounds';
 /**
  * One change to a session. `expectedUserId`, when set, is the owner the caller acts for: the command is refused
  * (SessionConflictError) when the session belongs to someone else, checked where the command is applied, so no
- * other command can come between the check and the change.
+ * other command can come between the check and the change. `expectedVersion`, when set, is the version the caller
+ * read: the command is refused (VersionMismatchError) when the session is at another one (0: no session), checked
+ * in the same place, so a read-modify-write such as removing the last message cannot drop a write that came between.
  */
 export type SessionCommand = (
   | { type: 'save'; context: ConversationContext }
@@ -35,7 +43,7 @@ export type SessionCommand = (
   | { type: 'configure'; settings: SessionSettings }
   /** Creates the session as a copy of another one's state (`context`, read at `from.version`); never overwrites. */
   | { type: 'fork'; from: { sessionId: string; version: number }; context: ConversationContext }
-) & { expectedUserId?: number };
+) & { expectedUserId?: number; expectedVersion?: number };
 
 export type CommandType = SessionCommand['type'];
 
@@ -262,6 +270,11 @@ export function validateCommand(command: SessionCommand): void {
       throw new ValidationError('expected_user_id', 'must be a 32-bit integer');
     }
   }
+  if (
+    command.expectedVersion !== undefined &&
+    !(Number.isSafeInteger(command.expectedVersion) && command.expectedVersion >= 0)
+  )
+    throw new ValidationError('expected_version', 'must be an integer of at least 0');
   validateCommandBody(command);
 }
 
@@ -339,7 +352,7 @@ function validateCommandBody(command: SessionCommand): void {
 
 /**
  * Applies a valid command to a session (or to none, for save, recover and fork) at `now` (Unix seconds).
- * Never mutates `prev`. Throws SessionNotFoundError, SessionConflictError, SessionExistsError or ValidationError
+ * Never mutates `prev`. Throws SessionNotFoundError, SessionConflictError, SessionExistsError, VersionMismatchError or ValidationError
  * and changes nothing.
  */
 export function applyCommand(
@@ -353,6 +366,11 @@ export function applyCommand(
   const version = (prev?.version ?? baseVersion) + 1;
   if (prev && command.expectedUserId !== undefined && prev.context.userId !== command.expectedUserId)
     throw new SessionConflictError(sessionId);
+  if (command.expectedVersion !== undefined && (prev?.version ?? 0) !== command.expectedVersion) {
+    // The session the caller read is gone (deleted or expired): that is "not found", not a race to retry.
+    if (!prev) throw new SessionNotFoundError(sessionId);
+    throw new VersionMismatchError(sessionId, command.expectedVersion, prev.version);
+  }
   const created = (context: ConversationContext): ApplyResult =>
     withTranscript(null, { snapshot: { context, version }, changed: true }, []);
   switch (command.type) {

@@ -47,20 +47,34 @@ const EXPECTED = {
   result: ['reason', 'version', 'unsaved'],
   updates: {
     saveContext: {
-      args: ['context', 'expected_user_id', 'turn_id'],
+      args: ['context', 'expected_user_id', 'expected_version', 'turn_id'],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at', 'settings'],
     },
-    recoverSession: { args: ['user_id', 'agent_type', 'settings', 'expected_user_id', 'turn_id'] },
-    appendMessage: {
-      args: ['role', 'content', 'name', 'tool_calls', 'tool_call_id', 'extra', 'expected_user_id', 'turn_id'],
+    recoverSession: {
+      args: ['user_id', 'agent_type', 'settings', 'expected_user_id', 'expected_version', 'turn_id'],
     },
-    appendTurn: { args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'turn_id'] },
-    appendMessages: { args: ['messages', 'agent_type', 'expected_user_id', 'turn_id'] },
-    clearMessages: { args: ['expected_user_id', 'turn_id'] },
-    updateMetadata: { args: ['metadata', 'expected_user_id', 'turn_id'] },
-    configureSession: { args: ['settings', 'expected_user_id', 'turn_id'] },
+    appendMessage: {
+      args: [
+        'role',
+        'content',
+        'name',
+        'tool_calls',
+        'tool_call_id',
+        'extra',
+        'expected_user_id',
+        'expected_version',
+        'turn_id',
+      ],
+    },
+    appendTurn: {
+      args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id'],
+    },
+    appendMessages: { args: ['messages', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id'] },
+    clearMessages: { args: ['expected_user_id', 'expected_version', 'turn_id'] },
+    updateMetadata: { args: ['metadata', 'expected_user_id', 'expected_version', 'turn_id'] },
+    configureSession: { args: ['settings', 'expected_user_id', 'expected_version', 'turn_id'] },
     forkSession: {
-      args: ['from_session_id', 'from_version', 'context', 'expected_user_id', 'turn_id'],
+      args: ['from_session_id', 'from_version', 'context', 'expected_user_id', 'expected_version', 'turn_id'],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'settings'],
     },
     deleteSession: { args: ['expected_user_id'], answer: ['deleted', 'run_id'] },
@@ -95,6 +109,7 @@ const EXPECTED = {
     'SessionNotFoundError',
     'SessionConflictError',
     'SessionExistsError',
+    'VersionMismatchError',
     'ActorClosing',
     'UnprocessedUpdate',
     'SessionStorageFailed',
@@ -130,20 +145,28 @@ const wireMessage: Required<WireMessage> = {
 const message: Required<AppendMessageArgs> = {
   ...wireMessage,
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
 const stepArgs: Required<AppendMessagesArgs> = {
   messages: [],
   agent_type: '',
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
-const configureArgs: Required<ConfigureSessionArgs> = { settings, expected_user_id: 1, turn_id: 't' };
+const configureArgs: Required<ConfigureSessionArgs> = {
+  settings,
+  expected_user_id: 1,
+  expected_version: 1,
+  turn_id: 't',
+};
 const forkArgs: Required<ForkSessionArgs> = {
   from_session_id: 's',
   from_version: 1,
   context: { user_id: 1, messages: [], metadata: {} },
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
 const forkContext: Required<ForkSessionArgs['context']> = {
@@ -156,7 +179,7 @@ const forkContext: Required<ForkSessionArgs['context']> = {
 const watchArgs: Required<AwaitChangesArgs> = { after_version: 0, wait_ms: 0, expected_user_id: 1 };
 const watchAnswer: Required<ChangesAnswer> = { version: 1, born_version: 1, changes: [], reconnect: true };
 const batch: Required<TranscriptBatch> = { version: 1, messages: [] };
-const clearArgs: Required<EmptyArgs> = { expected_user_id: 1, turn_id: 't' };
+const clearArgs: Required<EmptyArgs> = { expected_user_id: 1, expected_version: 1, turn_id: 't' };
 const input: Required<SessionActorInput> = {
   session_id: 's',
   idle_timeout_ms: 1,
@@ -174,6 +197,7 @@ const result: Required<SessionActorResult> = {
 const save: Required<SaveContextArgs> = {
   context: { user_id: 1, messages: [], metadata: {} },
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
 const saveContext: Required<SaveContextArgs['context']> = {
@@ -189,6 +213,7 @@ const recover: Required<RecoverSessionArgs> = {
   agent_type: '',
   settings,
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
 const turnArgs: Required<AppendTurnArgs> = {
@@ -196,9 +221,15 @@ const turnArgs: Required<AppendTurnArgs> = {
   assistant: 'a',
   agent_type: '',
   expected_user_id: 1,
+  expected_version: 1,
   turn_id: 't',
 };
-const metadataArgs: Required<UpdateMetadataArgs> = { metadata: {}, expected_user_id: 1, turn_id: 't' };
+const metadataArgs: Required<UpdateMetadataArgs> = {
+  metadata: {},
+  expected_user_id: 1,
+  expected_version: 1,
+  turn_id: 't',
+};
 type UpdateArgs<D> = D extends UpdateDefinition<unknown, [infer A]> ? A : never;
 type UpdateAnswer<D> = D extends UpdateDefinition<infer R, [unknown]> ? R : never;
 const expireArgs: Required<UpdateArgs<typeof messages.expireSessionUpdate>> = { cutoff: 0 };

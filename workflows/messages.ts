@@ -73,6 +73,11 @@ export interface Owned {
 /** Fields every command update may carry besides its own. */
 export interface CommandMeta extends Owned {
   /**
+   * The version the caller read (0: no session): the command is refused (VersionMismatchError, details
+   * `{expected_version, actual_version}`) when the session is at another one where it is applied.
+   */
+  expected_version?: number;
+  /**
    * The client's id of this command (1..128 chars). A command whose turn id was applied before is answered as it
    * was and not applied again, across runs; turn ids of updates and of `turn` signals are one dedup space. Without
    * it, the update id serves (unless it starts with EPHEMERAL_UPDATE_ID_PREFIX).

@@ -37,9 +37,13 @@ import {
   updateMetadataUpdate,
 } from './messages';
 
-/** The expected owner of a wire command, only when sent (an absent field stays absent). */
-const owner = (a: Owned | null | undefined): { expectedUserId?: number } =>
-  a?.expected_user_id === undefined ? {} : { expectedUserId: a.expected_user_id };
+/** The expected owner and version of a wire command, only when sent (an absent field stays absent). */
+const owner = (
+  a: (Owned & { expected_version?: number }) | null | undefined,
+): { expectedUserId?: number; expectedVersion?: number } => ({
+  ...(a?.expected_user_id === undefined ? {} : { expectedUserId: a.expected_user_id }),
+  ...(a?.expected_version === undefined ? {} : { expectedVersion: a.expected_version }),
+});
 
 /** Wire messages as the rules take them; a value that is not an array is passed on for validation to refuse. */
 const messagesOf = (raw: unknown) =>
@@ -133,15 +137,22 @@ export function toFailure(err: unknown): Error {
           ? FAILURE_TYPES.conflict
           : err.code === 'session_exists'
             ? FAILURE_TYPES.exists
-            : err.code === 'storage_unavailable'
-              ? SESSION_STORAGE_FAILED
-              : FAILURE_TYPES.validation;
+            : err.code === 'version_mismatch'
+              ? FAILURE_TYPES.versionMismatch
+              : err.code === 'storage_unavailable'
+                ? SESSION_STORAGE_FAILED
+                : FAILURE_TYPES.validation;
     const field = (err as { field?: string }).field;
+    const versions = err as { expectedVersion?: number; actualVersion?: number };
     return ApplicationFailure.create({
       type,
       message: err.message,
       nonRetryable: true,
-      details: [{ field }],
+      details: [
+        versions.actualVersion === undefined
+          ? { field }
+          : { field, expected_version: versions.expectedVersion, actual_version: versions.actualVersion },
+      ],
     });
   }
   // Anything else is a bug in the actor: fail the workflow task so it is retried and visible, not swallowed.
@@ -163,6 +174,7 @@ export function toWireUpdate(
 ): [UpdateDefinition<CommandAck, [never]>, unknown] {
   const expected = {
     ...(command.expectedUserId === undefined ? {} : { expected_user_id: command.expectedUserId }),
+    ...(command.expectedVersion === undefined ? {} : { expected_version: command.expectedVersion }),
     ...(turnId === undefined ? {} : { turn_id: turnId }),
   };
   const call = (def: unknown, args: object): [UpdateDefinition<CommandAck, [never]>, unknown] => [

@@ -54,8 +54,23 @@ export class HttpSessionClient {
     path: string,
     body?: unknown,
     idempotencyKey?: string,
+    extraHeaders?: Record<string, string>,
   ): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.apiKey}` };
+    return (await this.exchange<T>(method, path, body, idempotencyKey, extraHeaders)).body;
+  }
+
+  /** As `request`, with the answer's ETag (the session's version on `GET /v1/sessions/{id}`). */
+  async exchange<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    idempotencyKey?: string,
+    extraHeaders?: Record<string, string>,
+  ): Promise<{ body: T; etag: string | null }> {
+    const headers: Record<string, string> = {
+      ...extraHeaders,
+      authorization: `Bearer ${this.options.apiKey}`,
+    };
     if (this.options.userId !== undefined) headers['x-user-id'] = String(this.options.userId);
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
@@ -73,7 +88,11 @@ export class HttpSessionClient {
         await pause(attempt, null);
         continue;
       }
-      if (response.ok) return (response.status === 204 ? undefined : await response.json()) as T;
+      if (response.ok)
+        return {
+          body: (response.status === 204 ? undefined : await response.json()) as T,
+          etag: response.headers.get('etag'),
+        };
       const answer = (await response.json().catch(() => ({}))) as { code?: string; message?: string };
       if (retryable && (response.status === 429 || response.status === 503) && attempt < this.attempts) {
         await pause(attempt, response.headers.get('retry-after'));

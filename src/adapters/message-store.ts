@@ -1,6 +1,6 @@
 // Where a framework adapter (src/adapters/) keeps a session's messages: the session actor through the library
 // (a CommandCapableService) or the HTTP API (a thin client). Every write is one actor command with a turn id.
-import { SessionNotFoundError } from '../errors';
+import { SessionNotFoundError, VersionMismatchError } from '../errors';
 import type { CommandCapableService } from '../service';
 import { LIMITS, type Message, type SessionSettings } from '../types';
 import { type HttpSessionClient, HttpStatusError } from './http-client';
@@ -14,8 +14,16 @@ export interface MessageStore {
    * when it does not exist. A retry with the same turn id is applied once. Answers the session's version after it.
    */
   append(sessionId: string, messages: Message[], turnId: string): Promise<number>;
-  /** Replaces the session's messages (keeping its metadata and settings); read-then-write, not one command. */
-  replace(sessionId: string, messages: Message[]): Promise<void>;
+  /**
+   * Reads the session's messages, lets `change` decide (undefined: nothing to do) and writes its messages back
+   * (keeping metadata and settings) on the condition that the session is still at the version read: a write that
+   * came between is never overwritten; the read and `change` are done again (EDIT_ATTEMPTS at most). Answers what
+   * `change` gave, undefined when there is no session.
+   */
+  edit<T>(
+    sessionId: string,
+    change: (messages: Message[]) => { messages: Message[]; result: T } | undefined,
+  ): Promise<T | undefined>;
   /** Removes every message, keeping the session's metadata; nothing when it does not exist. */
   clear(sessionId: string): Promise<void>;
 }
@@ -28,6 +36,30 @@ export interface StoreOptions {
   agentType?: string;
   /** Window and transcript of sessions it creates (default: the adapter's window). */
   settings?: SessionSettings;
+}
+
+/** How often an edit reads again after a write came between its read and its write. */
+export const EDIT_ATTEMPTS = 50;
+
+/** The edit loop of both stores: read at a version, change, write if still at it; again on a mismatch. */
+async function editLoop<T>(
+  read: () => Promise<{ messages: Message[]; version: number } | null>,
+  write: (messages: Message[], version: number) => Promise<void>,
+  change: (messages: Message[]) => { messages: Message[]; result: T } | undefined,
+  isMismatch: (err: unknown) => boolean,
+): Promise<T | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await read();
+    if (!current) return undefined;
+    const changed = change(current.messages);
+    if (!changed) return undefined;
+    try {
+      await write(changed.messages, current.version);
+      return changed.result;
+    } catch (err) {
+      if (!isMismatch(err) || attempt >= EDIT_ATTEMPTS) throw err;
+    }
+  }
 }
 
 /** Splits a write into commands of at most LIMITS.stepMaxMessages messages (the bound of one step). */
@@ -66,10 +98,21 @@ export function libraryStore(
       }
       return version;
     },
-    async replace(sessionId, messages) {
-      const ctx = await service.loadContext(sessionId);
-      if (!ctx || ctx.userId !== userId) throw new SessionNotFoundError(sessionId);
-      await service.execute(sessionId, { type: 'save', context: { ...ctx, messages } }, owner);
+    edit(sessionId, change) {
+      let context: Awaited<ReturnType<typeof service.getSnapshot>>;
+      return editLoop(
+        async () => {
+          context = await service.getSnapshot(sessionId);
+          if (!context || context.context.userId !== userId) return null;
+          return { messages: context.context.messages, version: context.version };
+        },
+        async (messages, version) => {
+          const save = { type: 'save' as const, context: { ...context!.context, messages } };
+          await service.execute(sessionId, save, { ...owner, expectedVersion: version });
+        },
+        change,
+        (err) => err instanceof VersionMismatchError,
+      );
     },
     async clear(sessionId) {
       try {
@@ -121,14 +164,34 @@ export function httpStore(
       }
       return version;
     },
-    async replace(sessionId, messages) {
-      const ctx = await client.request<Record<string, unknown>>('GET', path(sessionId));
-      await client.request('PUT', path(sessionId), {
-        agent_type: ctx.agent_type,
-        metadata: ctx.metadata,
-        ...(ctx.settings ? { settings: ctx.settings } : {}),
-        messages: messages.map(client.toWire),
-      });
+    edit(sessionId, change) {
+      let ctx: Record<string, unknown> & { messages: WireMessageLike[] };
+      return editLoop(
+        async () => {
+          try {
+            const answer = await client.exchange<typeof ctx>('GET', path(sessionId));
+            ctx = answer.body;
+            return {
+              messages: ctx.messages.map(client.fromWire),
+              version: Number(answer.etag?.slice(1, -1)),
+            };
+          } catch (err) {
+            if (missing(err)) return null;
+            throw err;
+          }
+        },
+        async (messages, version) => {
+          const body = {
+            agent_type: ctx.agent_type,
+            metadata: ctx.metadata,
+            ...(ctx.settings ? { settings: ctx.settings } : {}),
+            messages: messages.map(client.toWire),
+          };
+          await client.request('PUT', path(sessionId), body, undefined, { 'if-match': `"${version}"` });
+        },
+        change,
+        (err) => err instanceof HttpStatusError && err.status === 412,
+      );
     },
     async clear(sessionId) {
       try {

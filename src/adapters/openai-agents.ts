@@ -33,7 +33,7 @@ export type DurableAgentsSessionOptions = CommonOptions &
  * The SDK's `Session` on a session actor. Each `addItems` is one actor command (one version) carrying a turn id, so a
  * retried write is applied once; items are kept exactly (see openai-agents-items.ts). The session is a window of
  * the last `settings.windowMessages` items (200 by default), dropping a function call with its result, never one
- * without the other. `popItem` reads and then writes the session (it is not one command).
+ * without the other. `popItem` reads, then writes on the condition that nothing came between (else it reads again).
  */
 export class DurableAgentsSession implements Session {
   readonly sessionId: string;
@@ -79,16 +79,20 @@ export class DurableAgentsSession implements Session {
     this.lastVersion = await this.store.append(this.sessionId, itemsToMessages(items), turnId);
   }
 
+  /**
+   * Removes and answers the last item. A read, then a write made on the condition that nothing changed since: an
+   * item added in between is never lost (the pop reads again and takes that one, as MemorySession would).
+   */
   async popItem(): Promise<AgentInputItem | undefined> {
-    const messages = await this.store.read(this.sessionId);
-    if (messages.length === 0) return undefined;
-    const groups = messagesToItems(messages);
-    const last = groups[groups.length - 1];
-    const popped = last[last.length - 1];
-    // A message may hold several items (parallel calls, or text and calls from another client): the others stay.
-    const rest = itemsToMessages(last.slice(0, -1));
-    await this.store.replace(this.sessionId, [...messages.slice(0, -1), ...rest]);
-    return popped as AgentInputItem;
+    return this.store.edit(this.sessionId, (messages) => {
+      if (messages.length === 0) return undefined;
+      const groups = messagesToItems(messages);
+      const last = groups[groups.length - 1];
+      const popped = last[last.length - 1] as AgentInputItem;
+      // A message may hold several items (parallel calls, or text and calls from another client): the others stay.
+      const rest = itemsToMessages(last.slice(0, -1));
+      return { messages: [...messages.slice(0, -1), ...rest], result: popped };
+    });
   }
 
   async clearSession(): Promise<void> {

@@ -52,6 +52,8 @@ export interface SessionBackend {
   /** What became of a durable turn (the actor's turnStatus query). */
   turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }>;
   loadContext(sessionId: string): Promise<ConversationContext | null>;
+  /** The session with its version (the ETag of GET /v1/sessions/{id}). */
+  getSnapshot(sessionId: string): Promise<CommandResult | null>;
   listSessionsPage(userId: number, limit: number, options?: ListOptions): Promise<SessionPage>;
   deleteSession(sessionId: string, options?: DeleteOptions): Promise<void>;
   cleanupExpired(retentionDays: number): Promise<number>;

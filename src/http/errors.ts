@@ -13,6 +13,10 @@ export const HTTP_ERRORS = {
   method_not_allowed: { status: 405, message: 'method not allowed' },
   session_exists: { status: 409, message: 'a session with this id exists already' },
   request_timeout: { status: 408, message: 'the request did not arrive in time' },
+  version_mismatch: {
+    status: 412,
+    message: 'the session is no longer at the version in If-Match; read it again (GET gives its ETag)',
+  },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'send JSON (Content-Type: application/json)' },
   too_many_in_flight: { status: 429, message: 'too many writes in flight on this session; retry shortly' },
@@ -67,6 +71,8 @@ export function toHttpError(
           error: new HttpError('session_exists', 'session_id: a session with this id exists already'),
           expected: true,
         };
+      case 'version_mismatch':
+        return { error: new HttpError('version_mismatch'), expected: true };
       case 'too_many_in_flight':
         return { error: new HttpError('too_many_in_flight', undefined, { retryAfter }), expected: true };
       case 'storage_unavailable':

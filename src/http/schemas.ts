@@ -317,6 +317,19 @@ export const WriteHeaders = Type.Object({
   ),
 });
 
+/** The PUT of a whole session may be made on the condition that the session is still at the version read. */
+export const SaveHeaders = Type.Object({
+  ...WriteHeaders.properties,
+  'if-match': Type.Optional(
+    Type.String({
+      pattern: '^"(0|[1-9][0-9]{0,14})"$',
+      description:
+        'The ETag of the session as GET gave it (its version, quoted; "0": it must not exist yet): another version ' +
+        'is 412 version_mismatch and nothing changes',
+    }),
+  ),
+});
+
 /** PUT accepts a whole session as GET returns it; session_id and updated_at are ignored (the path and the clock win). */
 export const SaveBody = Type.Object(
   {

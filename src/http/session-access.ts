@@ -27,6 +27,7 @@ export interface SessionAccess {
     request: FastifyRequest,
     sessionId: string,
     command: SessionCommand,
+    options?: { expectedVersion?: number },
   ): Promise<{ version: number; session: WireContext }>;
 }
 
@@ -43,9 +44,13 @@ export function sessionAccess(service: SessionBackend, config: ApiConfig): Sessi
       if (bodyUserId !== undefined && bodyUserId !== userId)
         throw new HttpError('forbidden', 'user_id must be the acting user (or be omitted)');
     },
-    applied: async (request, sessionId, command) => {
+    applied: async (request, sessionId, command, extra = {}) => {
       const userId = actingUser(principalOf(request));
-      const options = { ...commandOptions(request.headers['idempotency-key']), expectedUserId: userId };
+      const options = {
+        ...commandOptions(request.headers['idempotency-key']),
+        ...extra,
+        expectedUserId: userId,
+      };
       return inFlight.run(sessionId, async () => {
         const result = await asOwner(sessionId, service.execute(sessionId, command, options));
         return { version: result.version, session: toWireContext(result.context) };
@@ -68,6 +73,11 @@ export async function asOwner<T>(sessionId: string, result: Promise<T>): Promise
     if (err instanceof SessionConflictError) throw sessionNotFound(sessionId);
     throw err;
   }
+}
+
+/** The version an `If-Match: "<version>"` header names (the schema has checked its form), if sent. */
+export function ifMatchVersion(ifMatch: string | undefined): { expectedVersion?: number } {
+  return ifMatch === undefined ? {} : { expectedVersion: Number(ifMatch.slice(1, -1)) };
 }
 
 export function commandOptions(

@@ -17,7 +17,7 @@ import type { Api, SessionBackend } from './app';
 import { actingUser } from './auth';
 import { SessionConflictError } from '../errors';
 import { HttpError, sessionNotFound } from './errors';
-import { type SessionAccess, commandOptions, principalOf } from './session-access';
+import { type SessionAccess, commandOptions, ifMatchVersion, principalOf } from './session-access';
 import {
   Applied,
   DurableAccepted,
@@ -28,6 +28,7 @@ import {
   ListQuery,
   RecoverBody,
   SaveBody,
+  SaveHeaders,
   Session,
   SessionParams,
   SessionsPage,
@@ -37,6 +38,7 @@ import {
   TurnStatus,
   UserParams,
   WriteHeaders,
+  errorResponse,
   errorResponses,
 } from './schemas';
 
@@ -61,9 +63,9 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         tags,
         summary: 'Save a session (saveContext): create it for the acting user or replace its content',
         params: SessionParams,
-        headers: WriteHeaders,
+        headers: SaveHeaders,
         body: SaveBody,
-        response: ok,
+        response: { ...ok, 412: errorResponse(412) },
       },
     },
     async (request) => {
@@ -82,7 +84,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       const settings = b.settings && fromWireSettings(b.settings);
       if (settings) context.settings = settings;
       checkBodyUser(userId, b.user_id);
-      return applied(request, id, { type: 'save', context });
+      return applied(request, id, { type: 'save', context }, ifMatchVersion(request.headers['if-match']));
     },
   );
 
@@ -96,9 +98,14 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: { 200: Session, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
-      return toWireContext(await owned(id, actingUser(principalOf(request))));
+      const snapshot = await service.getSnapshot(id);
+      if (!snapshot || snapshot.context.userId !== actingUser(principalOf(request)))
+        throw sessionNotFound(id);
+      // The version as an ETag: sent back in If-Match, it makes a PUT conditional on nothing having changed.
+      void reply.header('etag', `"${snapshot.version}"`);
+      return toWireContext(snapshot.context);
     },
   );
 

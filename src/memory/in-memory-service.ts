@@ -112,6 +112,12 @@ export class InMemorySessionService
     return snapshot ? copyContext(snapshot.context) : null;
   }
 
+  async getSnapshot(sessionId: string): Promise<CommandResult | null> {
+    validateSessionId(sessionId);
+    const snapshot = this.sessions.get(sessionId);
+    return snapshot ? { version: snapshot.version, context: copyContext(snapshot.context) } : null;
+  }
+
   async listSessions(userId: number, limit: number, options?: ListOptions): Promise<SessionSummary[]> {
     return (await this.listSessionsPage(userId, limit, options)).sessions;
   }

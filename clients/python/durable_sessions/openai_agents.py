@@ -28,6 +28,9 @@ STEP_MAX_MESSAGES = 64
 _TEXT_PARTS = {"input_text", "output_text", "text", "summary_text", "reasoning_text"}
 
 
+# How often pop_item reads again after a write came between its read and its write.
+POP_ATTEMPTS = 50
+
 class DurableSessionError(Exception):
     """An answer of the API other than 2xx: ``status``, ``code`` and ``message`` of its error body."""
 
@@ -215,23 +218,34 @@ class DurableSession:
             self.last_version = answer["version"]
 
     async def pop_item(self) -> dict[str, Any] | None:
-        try:
-            ctx = await self._request("GET", "")
-        except DurableSessionError as err:
-            if err.status == 404:
+        """Removes and returns the last item. The write is made on the condition that the session is still at the
+        version read (If-Match with GET's ETag): an item another writer added in between is never lost; the pop
+        reads again and takes that one."""
+        for attempt in range(1, POP_ATTEMPTS + 1):
+            try:
+                ctx, etag = await self._request("GET", "", with_etag=True)
+            except DurableSessionError as err:
+                if err.status == 404:
+                    return None
+                raise
+            messages = ctx["messages"]
+            if not messages:
                 return None
-            raise
-        messages = ctx["messages"]
-        if not messages:
-            return None
-        last = message_to_items(messages[-1])
-        # A message may hold several items (parallel calls, or text and calls from another client): the others stay.
-        rest = items_to_messages(last[:-1])
-        body = {"agent_type": ctx["agent_type"], "metadata": ctx["metadata"], "messages": messages[:-1] + rest}
-        if ctx.get("settings"):
-            body["settings"] = ctx["settings"]
-        await self._request("PUT", "", body)
-        return last[-1] if last else None
+            last = message_to_items(messages[-1])
+            # A message may hold several items (parallel calls, or text and calls from another client): the others
+            # stay.
+            rest = items_to_messages(last[:-1])
+            body = {"agent_type": ctx["agent_type"], "metadata": ctx["metadata"], "messages": messages[:-1] + rest}
+            if ctx.get("settings"):
+                body["settings"] = ctx["settings"]
+            try:
+                await self._request("PUT", "", body, if_match=etag)
+            except DurableSessionError as err:
+                if err.status == 412 and attempt < POP_ATTEMPTS:
+                    continue
+                raise
+            return last[-1] if last else None
+        raise AssertionError("unreachable")
 
     async def clear_session(self) -> None:
         try:
@@ -250,11 +264,21 @@ class DurableSession:
                 return []
             raise
 
-    async def _request(self, method: str, tail: str, body: Any = None, key: str | None = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        tail: str,
+        body: Any = None,
+        key: str | None = None,
+        if_match: str | None = None,
+        with_etag: bool = False,
+    ) -> Any:
         url = f"{self._base}/v1/sessions/{self.session_id}{tail}"
         headers = dict(self._headers)
         if key is not None:
             headers["idempotency-key"] = key
+        if if_match is not None:
+            headers["if-match"] = if_match
         retryable = method == "GET" or key is not None
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             for attempt in range(1, self._attempts + 1):
@@ -266,7 +290,8 @@ class DurableSession:
                     await asyncio.sleep(0.05 * 2**attempt)
                     continue
                 if r.is_success:
-                    return None if r.status_code == 204 else r.json()
+                    answer = None if r.status_code == 204 else r.json()
+                    return (answer, r.headers.get("etag")) if with_etag else answer
                 if retryable and r.status_code in (429, 503) and attempt < self._attempts:
                     await asyncio.sleep(min(float(r.headers.get("retry-after") or 0.05 * 2**attempt), 5.0))
                     continue

@@ -207,3 +207,29 @@ def test_a_session_written_by_another_client_reads_as_items(stack, session_id):
         ]
 
     asyncio.run(go())
+
+
+def test_an_item_added_between_a_pops_read_and_write_is_never_lost(stack, session_id):
+    """The pop's write waits until another writer's add is acknowledged: the added item is popped (or kept), never
+    silently dropped."""
+    async def go():
+        other = open_(stack, session_id)
+        await other.add_items([{"role": "user", "content": "first"}, {"role": "user", "content": "second"}])
+        popper = open_(stack, session_id)
+        real = popper._request
+        held = []
+
+        async def racing(method, tail, body=None, key=None, if_match=None, with_etag=False):
+            if method == "PUT" and not held:
+                held.append(True)
+                await other.add_items([{"role": "user", "content": "added during the pop"}])
+            return await real(method, tail, body, key, if_match=if_match, with_etag=with_etag)
+
+        popper._request = racing
+        popped = await popper.pop_item()
+        assert held
+        left = [i["content"] for i in await other.get_items()]
+        assert popped["content"] == "added during the pop"
+        assert sorted(left + [popped["content"]]) == sorted(["first", "second", "added during the pop"])
+
+    asyncio.run(go())
