@@ -9,6 +9,7 @@ import {
   SESSION_KEY_METADATA,
   SessionKeyCodec,
   SessionKeyStore,
+  rewrapSessionKeys,
   type CodecKey,
 } from '../src/codec';
 import { Client } from '@temporalio/client';
@@ -18,6 +19,7 @@ import { sessionWorkflowId } from '../workflows/messages';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
 
 const k1: CodecKey = { id: 'k1', key: Buffer.alloc(32, 11) };
+const k2: CodecKey = { id: 'k2', key: Buffer.alloc(32, 12) };
 
 /** Every payload anywhere in a history (inputs, results, activity arguments, user metadata, …). */
 function payloadsOf(history: temporal.api.history.v1.IHistory): Payload[] {
@@ -134,6 +136,15 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     expect(newKeys.size).toBe(1);
     expect([...newKeys][0]).not.toBe([...targetKeys][0]);
     expect(await decodedText(again)).toContain('second life durable');
+
+    // Master-key rotation (last: this test's client and worker know k1 only): the session keys are rewrapped under
+    // k2 and k1 can go; the control's retained copy still reads, with k2 alone.
+    expect(await rewrapSessionKeys(h.pool, [k2, k1])).toBeGreaterThan(0);
+    const afterRotation = new SessionKeyCodec([k2], new SessionKeyStore([k2], { db: h.pool }));
+    const rotatedText = (await afterRotation.decode(controlCopy)).map((p) =>
+      Buffer.from(p.data ?? []).toString(),
+    );
+    expect(rotatedText.join('\n')).toContain(`${secret} question of ${control}`);
   });
 
   test('a write under a key destroyed meanwhile (another process’s stale cache) wedges no session: the run that cannot decode it is ended and the next write goes through', async () => {
