@@ -17,6 +17,8 @@ export interface ActorConfig {
   persistDelayMs: number;
   /** The actor writes at once when this many versions are unwritten. */
   persistEvery: number;
+  /** Keys per session: the actor removes a session in a local activity (SessionActorInput.remove_locally). */
+  removeLocally?: boolean;
 }
 
 export interface Config {
@@ -171,6 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rememberTurnIds: int(env.SESSION_REMEMBER_TURN_IDS, 256),
       persistDelayMs: int(env.SESSION_PERSIST_DELAY_MS, 1000),
       persistEvery: int(env.SESSION_PERSIST_EVERY, 16),
+      // With keys per session the key is destroyed in the removal; see SessionActorInput.remove_locally.
+      ...(sessionKeysOn(env) ? { removeLocally: true } : {}),
     },
     cleanup: {
       retentionDays: int(env.SESSION_RETENTION_DAYS, DEFAULT_RETENTION_DAYS),
@@ -194,7 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         .split(',')
         .map((o) => o.trim().replace(/\/+$/, ''))
         .filter((o) => o !== ''),
-      sessionKeys: env.DS_CODEC_SESSION_KEYS === '1' || env.DS_CODEC_SESSION_KEYS === 'true',
+      sessionKeys: sessionKeysOn(env),
     },
     worker: {
       metricsHost: env.DS_WORKER_METRICS_HOST || '127.0.0.1',
@@ -258,4 +262,8 @@ export function findRoot(start: string = __dirname): string {
     if (parent === dir) return process.cwd();
     dir = parent;
   }
+}
+
+function sessionKeysOn(env: NodeJS.ProcessEnv): boolean {
+  return env.DS_CODEC_SESSION_KEYS === '1' || env.DS_CODEC_SESSION_KEYS === 'true';
 }

@@ -13,6 +13,9 @@ import {
   type CodecKey,
 } from '../src/codec';
 import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createSessionWorker } from '../src/temporal/worker';
+import { testStack, uniqueTaskQueue } from './support/stack';
 import { SessionRecovery } from '../src/recovery';
 import { TemporalSessionService } from '../src/temporal/service';
 import { sessionWorkflowId } from '../workflows/messages';
@@ -58,7 +61,7 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     workerStore = new SessionKeyStore([k1]);
     h = await startTemporalHarness(
       'shred',
-      {},
+      { removeLocally: true },
       { codec: new SessionKeyCodec([k1], store), workerCodec: new SessionKeyCodec([k1], workerStore) },
     );
     store.usePool(h.pool);
@@ -178,4 +181,44 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     await recovery.appendTurn(id, 'after', 'ok', '');
     expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual(['after', 'ok']);
   }, 120_000);
+
+  test('a worker that replays every task (no workflow cache) still completes a delete: the key goes in the task that answers it', async () => {
+    // A worker that keeps no run in memory replays every run from its first event on every task, as any worker does
+    // after a restart or an eviction: a task after the key's destruction could not read the run's earlier events.
+    const taskQueue = uniqueTaskQueue('shred_nocache');
+    const native = await NativeConnection.connect({ address: testStack().temporalAddress });
+    const noCacheStore = new SessionKeyStore([k1], { db: h.pool });
+    const worker = await createSessionWorker({
+      connection: native,
+      namespace: testStack().namespace,
+      taskQueue,
+      pool: h.pool,
+      workflowBundlePath: testStack().workflowBundlePath ?? undefined,
+      dataConverter: { payloadCodecs: [new SessionKeyCodec([k1], noCacheStore)] },
+      tuning: { maxCachedWorkflows: 0 },
+    });
+    const running = worker.run();
+    try {
+      const service = new TemporalSessionService({
+        client: h.client,
+        pool: h.pool,
+        taskQueue,
+        actor: { removeLocally: true },
+      });
+      const id = `shred-nocache-${run}`;
+      const recovery = new SessionRecovery(service);
+      await recovery.recoverSession(id, 42, 'assistant');
+      await recovery.appendTurn(id, 'replayed every task', 'ok', '');
+      await service.deleteSession(id);
+      expect(await service.loadContext(id)).toBeNull();
+      await recovery.recoverSession(id, 42, 'assistant');
+      await recovery.appendTurn(id, 'again', 'ok', '');
+      expect((await service.loadContext(id))?.messages.map((m) => m.content)).toEqual(['again', 'ok']);
+    } finally {
+      worker.shutdown();
+      await running;
+      noCacheStore.close();
+      await native.close();
+    }
+  }, 60_000);
 });

@@ -42,6 +42,7 @@ const EXPECTED = {
     'remember_turn_ids',
     'persist_delay_ms',
     'persist_every',
+    'remove_locally',
     'carried',
   ],
   result: ['reason', 'version', 'unsaved'],
@@ -187,6 +188,7 @@ const input: Required<SessionActorInput> = {
   remember_turn_ids: 1,
   persist_delay_ms: 1,
   persist_every: 1,
+  remove_locally: true,
   carried: { snapshot: null, persisted_version: 0, turns: [], transcript: [batch] },
 };
 const result: Required<SessionActorResult> = {

@@ -22,6 +22,12 @@ export interface SessionActorInput {
   persist_delay_ms?: number;
   /** Write the snapshot without waiting once this many versions are unwritten. */
   persist_every?: number;
+  /**
+   * Keys per session (docs/encryption.md): remove the session in a local activity, so that its data key is destroyed
+   * inside the workflow task that answers the removal and closes the run, and no later task of this run has to
+   * decode the payloads the key sealed. Carried across continue-as-new.
+   */
+  remove_locally?: boolean;
   carried?: CarriedState;
 }
 

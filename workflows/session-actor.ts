@@ -10,6 +10,7 @@ import {
   currentUpdateInfo,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -92,6 +93,8 @@ const RETRY: RetryPolicy = {
   nonRetryableErrorTypes: [PERMANENT_STORAGE_FAILURE],
 };
 const db = proxyActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
+/** The removal with keys per session (input.remove_locally): in the workflow task that answers it. */
+const dbLocal = proxyLocalActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
 
 const DEFAULTS = {
   idleTimeoutMs: 10 * 60 * 1000,
@@ -333,10 +336,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
         }
       }
       const summary = removal.kind === 'delete' ? 'delete session (tombstone)' : 'expire session (tombstone)';
-      const tombstone = await db.removeSession.executeWithOptions({ summary }, [
-        sessionId,
-        state.highestVersion,
-      ]);
+      const tombstone = await (input.remove_locally ? dbLocal : db).removeSession.executeWithOptions(
+        { summary },
+        [sessionId, state.highestVersion],
+      );
       state.removed(tombstone);
       move({ type: 'removed', reason: removal.kind === 'delete' ? 'deleted' : 'expired' });
       item.resolve({ removed: true, runId });
