@@ -1,5 +1,10 @@
 // Erasure: after deleting sessions (several continue-as-new runs each), no Postgres row and no execution of their
-// workflow ids remains in visibility; the sessions left alone are intact.
+// workflow ids remains in visibility; the sessions left alone are intact. With keys per session (issue 17), copies of
+// every run's history taken before the deletion (as a backup or an export would keep them) no longer decode, while
+// the kept sessions' copies do.
+import type { Payload } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
+import { PayloadErasedError, SessionKeyCodec, SessionKeyStore, parseKeyRing } from '../src/codec';
 import { sessionWorkflowId } from '../workflows/messages';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { sleep } from '../src/runtime/process';
@@ -17,10 +22,31 @@ async function executionsOf(rig: Rig, sessionId: string): Promise<number> {
   return n;
 }
 
+/** Every run's history of a session, as a copy taken now; its encrypted payloads. */
+async function retainedCopy(rig: Rig, sessionId: string): Promise<Payload[]> {
+  const found: Payload[] = [];
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return;
+    const o = v as Record<string, unknown>;
+    const encoding = (o.metadata as Record<string, Uint8Array> | undefined)?.encoding;
+    if (encoding && Buffer.from(encoding).toString() === 'binary/encrypted') found.push(o as Payload);
+    else for (const x of Object.values(o)) walk(x);
+  };
+  for await (const e of rig.client.workflow.list({
+    query: `WorkflowId = '${sessionWorkflowId(sessionId)}'`,
+  })) {
+    const history: temporal.api.history.v1.IHistory = await rig.client.workflow
+      .getHandle(e.workflowId, e.runId)
+      .fetchHistory();
+    walk(history);
+  }
+  return found;
+}
+
 describe('erasure', () => {
   let rig: Rig;
   beforeAll(async () => {
-    rig = await Rig.start('erasure', { continueAsNewAfter: 4 });
+    rig = await Rig.start('erasure', { continueAsNewAfter: 4 }, { sessionKeys: true });
   });
   afterAll(async () => {
     await rig?.close();
@@ -40,6 +66,8 @@ describe('erasure', () => {
     const kept = sessions.filter((_, i) => i % 2 === 1);
     const runsBefore: number[] = [];
     for (const sid of doomed) runsBefore.push(await executionsOf(rig, sid));
+    const copies = new Map<string, Payload[]>();
+    for (const sid of sessions) copies.set(sid, await retainedCopy(rig, sid));
     const deleteMs: number[] = [];
     for (const sid of doomed) {
       const t = Date.now();
@@ -63,7 +91,36 @@ describe('erasure', () => {
     for (const sid of kept) keptLedger.turns.set(sid, load.ledger.turns.get(sid) ?? []);
     keptLedger.acks.push(...load.ledger.acks.filter((a) => kept.includes(a.session)));
     const verdict = await verify(rig, keptLedger);
+    // The retained copies, read by a process that has the master key and Postgres and caches nothing.
+    const ring = parseKeyRing(rig.codecKeys ?? '');
+    if (!ring) throw new Error('the rig runs without keys');
+    const reader = new SessionKeyCodec(ring, new SessionKeyStore(ring, { db: rig.pool }));
+    let doomedReadable = 0;
+    let doomedErased = 0;
+    let keptReadable = 0;
+    let keptWithText = 0;
+    for (const [sid, payloads] of copies) {
+      for (const p of payloads) {
+        try {
+          const [clear] = await reader.decode([p]);
+          if (doomed.includes(sid)) doomedReadable++;
+          else {
+            keptReadable++;
+            if (
+              Buffer.from(clear.data ?? [])
+                .toString()
+                .includes(`u ${sid} #`)
+            )
+              keptWithText++;
+          }
+        } catch (err) {
+          if (!(err instanceof PayloadErasedError) || !doomed.includes(sid)) throw err;
+          doomedErased++;
+        }
+      }
+    }
     report('erasure', {
+      retainedCopies: { doomedErased, doomedReadable, keptReadable, keptWithText },
       deleted: doomed.length,
       runsPerDeletedSession: summary(runsBefore),
       deleteMs: summary(deleteMs),
@@ -78,6 +135,10 @@ describe('erasure', () => {
       },
     });
     expect(Math.min(...runsBefore)).toBeGreaterThan(1);
+    expect(doomedErased).toBeGreaterThan(doomed.length);
+    expect(doomedReadable).toBe(0);
+    expect(keptReadable).toBeGreaterThan(kept.length);
+    expect(keptWithText).toBeGreaterThanOrEqual(kept.length);
     expect({ rowsLeft, executionsLeft }).toEqual({ rowsLeft: 0, executionsLeft: 0 });
     expectClean(verdict, keptLedger, kept.length * size.turnsPerSession);
   });

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type pg from 'pg';
+import { attachCodecPool, createCodec, encryptingDataConverter, type RuntimeCodec } from '../../src/codec';
 import type { ActorConfig } from '../../src/config';
 import { migrate } from '../../src/postgres/migrate';
 import { createPool } from '../../src/postgres/pool';
@@ -62,6 +63,9 @@ export class Rig {
   connection!: Connection;
   client!: Client;
   service!: TemporalSessionService;
+  /** With sessionKeys: the client's codec and the master key ring the worker process gets. */
+  codec?: RuntimeCodec;
+  codecKeys?: string;
   /** Worker processes started (the first one included) and unexpected exits seen. */
   workerStarts = 0;
   workerUnexpectedExits = 0;
@@ -78,7 +82,15 @@ export class Rig {
     this.taskQueue = `reliability-${name}-${crypto.randomBytes(3).toString('hex')}`;
   }
 
-  static async start(name: string, actor: Partial<ActorConfig> = {}): Promise<Rig> {
+  /**
+   * `sessionKeys`: payloads encrypted with a data key per session (DS_CODEC_SESSION_KEYS) by the client and the
+   * worker process, as the stack does; `codecKeys` is then the master key ring (DS_CODEC_KEYS form).
+   */
+  static async start(
+    name: string,
+    actor: Partial<ActorConfig> = {},
+    options: { sessionKeys?: boolean } = {},
+  ): Promise<Rig> {
     installTemporalRuntime();
     const rig = new Rig(name);
     try {
@@ -87,12 +99,21 @@ export class Rig {
       rig.pool = createPool(rig.databaseUrl, 8);
       await migrate(rig.pool);
       rig.connection = await Connection.connect({ address: rig.server.address });
-      rig.client = new Client({ connection: rig.connection });
+      if (options.sessionKeys) {
+        const key = crypto.randomBytes(32);
+        rig.codecKeys = `kr:${key.toString('base64')}`;
+        rig.codec = createCodec([{ id: 'kr', key }], true, 'client');
+        attachCodecPool(rig.codec, rig.pool);
+      }
+      rig.client = new Client({
+        connection: rig.connection,
+        dataConverter: rig.codec ? encryptingDataConverter(rig.codec) : undefined,
+      });
       rig.service = new TemporalSessionService({
         client: rig.client,
         pool: rig.pool,
         taskQueue: rig.taskQueue,
-        actor,
+        actor: options.sessionKeys ? { ...actor, removeLocally: true } : actor,
       });
       await rig.startWorker();
       return rig;
@@ -175,6 +196,7 @@ export class Rig {
           TASK_QUEUE: this.taskQueue,
           DATABASE_URL: this.databaseUrl,
           WORKFLOW_BUNDLE: this.assets.bundlePath,
+          ...(this.codecKeys ? { DS_CODEC_KEYS: this.codecKeys, DS_CODEC_SESSION_KEYS: '1' } : {}),
         },
       },
     );

@@ -1,6 +1,8 @@
 // The session worker as its own process, so the reliability suite can SIGKILL and restart it.
-// Started by support/rig.ts with TEMPORAL_ADDRESS, TASK_QUEUE, DATABASE_URL and WORKFLOW_BUNDLE in the environment.
+// Started by support/rig.ts with TEMPORAL_ADDRESS, TASK_QUEUE, DATABASE_URL and WORKFLOW_BUNDLE in the environment,
+// and DS_CODEC_KEYS (+ DS_CODEC_SESSION_KEYS) when the rig encrypts.
 import { NativeConnection } from '@temporalio/worker';
+import { attachCodecPool, createCodec, encryptingDataConverter, parseKeyRing } from '../../src/codec';
 import { createPool } from '../../src/postgres/pool';
 import { installTemporalRuntime } from '../../src/runtime/stack';
 import { createSessionWorker } from '../../src/temporal/worker';
@@ -26,12 +28,16 @@ async function main(): Promise<void> {
   installTemporalRuntime();
   const pool = createPool(env('DATABASE_URL'), 10);
   const connection = await connect(env('TEMPORAL_ADDRESS'));
+  const ring = parseKeyRing(process.env.DS_CODEC_KEYS ?? '');
+  const codec = ring ? createCodec(ring, process.env.DS_CODEC_SESSION_KEYS === '1', 'worker') : undefined;
+  attachCodecPool(codec, pool);
   const worker = await createSessionWorker({
     connection,
     namespace: 'default',
     taskQueue: env('TASK_QUEUE'),
     pool,
     workflowBundlePath: env('WORKFLOW_BUNDLE'),
+    dataConverter: codec ? encryptingDataConverter(codec) : undefined,
   });
   process.once('SIGTERM', () => worker.shutdown());
   // Never outlive the test process that started us.
