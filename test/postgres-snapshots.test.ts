@@ -59,6 +59,7 @@ describe('migrate', () => {
       'create_conversation_context',
       'session_fence',
       'session_transcript',
+      'session_keys',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
