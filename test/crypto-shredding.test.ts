@@ -62,7 +62,10 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     h = await startTemporalHarness(
       'shred',
       { removeLocally: true },
-      { codec: new SessionKeyCodec([k1], store), workerCodec: new SessionKeyCodec([k1], workerStore) },
+      {
+        codec: new SessionKeyCodec([k1], store),
+        workerCodec: new SessionKeyCodec([k1], workerStore, { erased: 'sentinel' }),
+      },
     );
     store.usePool(h.pool);
     workerStore.usePool(h.pool);
@@ -150,7 +153,7 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     expect(rotatedText.join('\n')).toContain(`${secret} question of ${control}`);
   });
 
-  test('a write under a key destroyed meanwhile (another process’s stale cache) wedges no session: the run that cannot decode it is ended and the next write goes through', async () => {
+  test('a write under a key destroyed meanwhile (another process’s stale cache) wedges no session: the run it starts fails at once, and the next write goes through', async () => {
     const id = `shred-stale-${run}`;
     const recovery = new SessionRecovery(h.service);
     await recovery.recoverSession(id, 42, 'assistant');
@@ -182,6 +185,44 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual(['after', 'ok']);
   }, 120_000);
 
+  test('a durable turn under a key destroyed meanwhile, sent to the re-created session: not applied, and the actor never stalls', async () => {
+    const id = `shred-stale-signal-${run}`;
+    const recovery = new SessionRecovery(h.service);
+    await recovery.recoverSession(id, 42, 'assistant');
+    await recovery.appendTurn(id, 'first life', 'ok', '');
+    const staleStore = new SessionKeyStore([k1], { db: h.pool });
+    staleStore.close();
+    const staleCodec = new SessionKeyCodec([k1], staleStore);
+    await staleCodec.encode([{ metadata: {}, data: new Uint8Array() }], {
+      type: 'workflow',
+      namespace: 'default',
+      workflowId: sessionWorkflowId(id),
+    });
+    await h.service.deleteSession(id);
+    await recovery.recoverSession(id, 42, 'assistant');
+    await recovery.appendTurn(id, 'second life', 'ok', '');
+    const stale = new TemporalSessionService({
+      client: new Client({
+        connection: h.client.connection,
+        namespace: h.client.options.namespace,
+        dataConverter: { payloadCodecs: [staleCodec] },
+      }),
+      pool: h.pool,
+      taskQueue: h.taskQueue,
+    });
+    // Acknowledged by Temporal (a signal), under the destroyed key: it belonged to the deleted incarnation.
+    await stale.submitTurn(id, 'stale durable turn', 'ok');
+    const t0 = Date.now();
+    await recovery.appendTurn(id, 'after', 'ok', '');
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect((await h.service.loadContext(id))?.messages.map((m) => m.content)).toEqual([
+      'second life',
+      'ok',
+      'after',
+      'ok',
+    ]);
+  }, 120_000);
+
   test('a worker that replays every task (no workflow cache) still completes a delete: the key goes in the task that answers it', async () => {
     // A worker that keeps no run in memory replays every run from its first event on every task, as any worker does
     // after a restart or an eviction: a task after the key's destruction could not read the run's earlier events.
@@ -194,7 +235,7 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
       taskQueue,
       pool: h.pool,
       workflowBundlePath: testStack().workflowBundlePath ?? undefined,
-      dataConverter: { payloadCodecs: [new SessionKeyCodec([k1], noCacheStore)] },
+      dataConverter: { payloadCodecs: [new SessionKeyCodec([k1], noCacheStore, { erased: 'sentinel' })] },
       tuning: { maxCachedWorkflows: 0 },
     });
     const running = worker.run();

@@ -8,6 +8,19 @@ export const PROTOCOL_VERSION = 1;
 export const SESSION_WORKFLOW_TYPE = 'sessionActor';
 export const WORKFLOW_ID_PREFIX = 'session/';
 
+/**
+ * Keys per session (docs/encryption.md): what a worker's codec hands the workflow for a payload whose session key
+ * is destroyed, instead of failing the workflow task: `{ erased_payload: "<key id>" }`. It belonged to a deleted
+ * incarnation of the session; the actor refuses or drops it.
+ */
+export const ERASED_PAYLOAD_FIELD = 'erased_payload';
+/** The failure type of a command (or a run's input) that arrived under a destroyed session key. */
+export const ERASED_PAYLOAD = 'ErasedPayload';
+
+export function isErasedPayload(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && ERASED_PAYLOAD_FIELD in value;
+}
+
 export function sessionWorkflowId(sessionId: string): string {
   return `${WORKFLOW_ID_PREFIX}${sessionId}`;
 }

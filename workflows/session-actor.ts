@@ -52,6 +52,8 @@ import {
 import {
   ACTOR_BUSY,
   ACTOR_CLOSING,
+  ERASED_PAYLOAD,
+  isErasedPayload,
   CommandAck,
   CommandMeta,
   EPHEMERAL_UPDATE_ID_PREFIX,
@@ -127,6 +129,12 @@ type Queued =
       reject: (err: unknown) => void;
     };
 
+const erasedFailure = (): ApplicationFailure =>
+  ApplicationFailure.create({
+    type: ERASED_PAYLOAD,
+    message: 'sent under a destroyed session key: it belonged to a deleted incarnation of the session',
+    nonRetryable: true,
+  });
 const closingFailure = (): ApplicationFailure =>
   ApplicationFailure.create({ type: ACTOR_CLOSING, message: 'actor is completing; retry' });
 
@@ -162,6 +170,9 @@ function permanentFailure(err: unknown): { code: string; message: string } | nul
 }
 
 export async function sessionActor(input: SessionActorInput): Promise<SessionActorResult> {
+  // A run started by a write under a destroyed session key (keys per session): it belongs to the deleted
+  // incarnation. Failing it closes the run; the next write starts a new one.
+  if (isErasedPayload(input)) throw erasedFailure();
   if (!patched(LIFECYCLE_MACHINE)) return legacySessionActor(input);
   const sessionId = input.session_id;
   validateSessionId(sessionId);
@@ -368,7 +379,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // Synchronous on purpose: a worker that was away gets every turn acknowledged meanwhile in ONE activation (up to
   // the run's signal limit), and each promise a handler creates costs the SDK a stack-trace capture; past the 5 s
   // deadlock limit the worker process aborted (RELIABILITY.md, bug 3).
-  setHandler(turnSignal, (args) => submit({ kind: 'turn', args }));
+  // A durable turn under a destroyed session key belonged to the deleted incarnation: dropped, never applied.
+  setHandler(turnSignal, (args) => {
+    if (!isErasedPayload(args)) submit({ kind: 'turn', args });
+  });
 
   /** The turn id a command update is remembered by: its `turn_id`, else its update id unless that is ephemeral. */
   const turnIdOf = (args: CommandMeta | null): string | undefined => {
@@ -390,6 +404,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
         ),
       {
         validator: (args: A): void => {
+          if (isErasedPayload(args)) throw erasedFailure();
           try {
             const updateId = currentUpdateInfo()?.id;
             if (updateId) validateTurnId(updateId);
@@ -430,6 +445,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     },
     {
       validator: (args): void => {
+        if (isErasedPayload(args)) throw erasedFailure();
         const expected = (args as Owned | null)?.expected_user_id;
         if (expected !== undefined)
           try {
@@ -450,6 +466,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       // A raw message without a numeric cutoff is refused before history; in the handler it would fail the
       // workflow task and stall the session (found by the bad-input test at full size).
       validator: (args): void => {
+        if (isErasedPayload(args)) throw erasedFailure();
         const cutoff: unknown = (args as { cutoff?: unknown } | null)?.cutoff;
         if (typeof cutoff !== 'number' || !Number.isFinite(cutoff))
           throw toFailure(new ValidationError('cutoff', 'must be a finite number of Unix seconds'));

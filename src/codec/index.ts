@@ -19,6 +19,7 @@ export {
   SESSION_KEY_METADATA,
   SessionKeyCodec,
   erasedPayload,
+  erasedSentinel,
 } from './session-key-codec';
 export { SESSION_KEY_CACHE_MS, SessionKeyStore, forgetSessionKey, rewrapSessionKeys } from './session-keys';
 export type { SessionKey } from './session-keys';

@@ -50,7 +50,8 @@ export type RuntimeCodec = AesGcmCodec | SessionKeyCodec;
 
 /**
  * `use: 'client'` for a Client's codec: with session keys, each write asks Postgres which key is live (never a
- * cached key of a session another process deleted); a worker's codec caches keys (see SessionKeyStore).
+ * cached key of a session another process deleted); a worker's codec caches keys (see SessionKeyStore) and decodes
+ * a payload of a destroyed key to a sentinel its workflows refuse or drop.
  */
 export function createCodec(
   ring: KeyRing,
@@ -58,7 +59,9 @@ export function createCodec(
   use: 'client' | 'worker' = 'client',
 ): RuntimeCodec {
   if (!sessionKeys) return new AesGcmCodec(ring);
-  return new SessionKeyCodec(ring, new SessionKeyStore(ring, use === 'client' ? { encodeCacheMs: 0 } : {}));
+  if (use === 'client') return new SessionKeyCodec(ring, new SessionKeyStore(ring, { encodeCacheMs: 0 }));
+  // A worker hands its workflows a sentinel for a payload of a destroyed key (never a failing workflow task).
+  return new SessionKeyCodec(ring, new SessionKeyStore(ring), { erased: 'sentinel' });
 }
 
 /** Gives a codec with session keys the Postgres they live in (a no-op for the master-key codec). */

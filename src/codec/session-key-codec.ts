@@ -13,7 +13,7 @@ import {
 } from './aes-gcm-codec';
 import type { KeyRing } from './keys';
 import { type SessionKeyStore } from './session-keys';
-import { WORKFLOW_ID_PREFIX } from '../../workflows/messages';
+import { ERASED_PAYLOAD_FIELD, WORKFLOW_ID_PREFIX } from '../../workflows/messages';
 
 /** Metadata entry naming the session key that sealed the payload (instead of `encryption-key-id`). */
 export const SESSION_KEY_METADATA = 'encryption-session-key';
@@ -37,12 +37,23 @@ export function erasedPayload(keyId: string): Payload {
   return { metadata: { ...p.metadata, erased: utf8.encode('true') }, data: p.data };
 }
 
+/**
+ * What a worker's workflows get for a payload whose session key is destroyed: `{ erased_payload: <key id> }`, which
+ * the actor refuses or drops (workflows/messages.ts isErasedPayload), instead of a decoding error that would fail
+ * the workflow task on every attempt.
+ */
+export function erasedSentinel(keyId: string): Payload {
+  return defaultPayloadConverter.toPayload({ [ERASED_PAYLOAD_FIELD]: keyId });
+}
+
 export class SessionKeyCodec implements PayloadCodec {
   private readonly master: AesGcmCodec;
 
+  /** `erased: 'sentinel'` for a worker (see erasedSentinel); clients and the codec server throw (the default). */
   constructor(
     ring: KeyRing,
     readonly keys: SessionKeyStore,
+    private readonly options: { erased?: 'throw' | 'sentinel' } = {},
   ) {
     this.master = new AesGcmCodec(ring);
   }
@@ -89,7 +100,10 @@ export class SessionKeyCodec implements PayloadCodec {
     if (!isEncrypted(p) || !idBytes) return (await this.master.decode([p]))[0];
     const keyId = fromUtf8.decode(idBytes);
     const key = await this.keys.byId(keyId);
-    if (!key) throw new PayloadErasedError(keyId);
+    if (!key) {
+      if (this.options.erased === 'sentinel') return erasedSentinel(keyId);
+      throw new PayloadErasedError(keyId);
+    }
     return openPayload(key.key, p.data ?? new Uint8Array(), `session key ${keyId}`);
   }
 }
