@@ -100,6 +100,8 @@ export async function startClusterStack(config: Config, logger: Logger): Promise
       // Several workers on one host: each takes a free port for its metrics (logged).
       DS_WORKER_METRICS_PORT: '0',
       ...(keyFile ? { DS_CODEC_KEY_FILE: keyFile } : {}),
+      // Keys per session: every worker must agree with the API (docs/encryption.md).
+      ...(config.codec.sessionKeys ? { DS_CODEC_SESSION_KEYS: '1' } : {}),
     };
     const workers: WorkerProcess[] = [];
     const startWorker = async (i: number): Promise<void> => {
