@@ -9,13 +9,12 @@ import { AesGcmCodec } from '../src/codec';
 import { type Api, buildApp } from '../src/http/app';
 import { silentLogger } from '../src/logger';
 import { SessionRecovery } from '../src/recovery';
-import { sessionWorkflowId } from '../workflows/messages';
 import { apiConfig, KEYS } from './support/http-harness';
 import { requireTool, testStack } from './support/stack';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
+import { openUpdateInHistory } from './support/ui-history';
 
 /** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
-declare const document: { body: { innerText: string } | null };
 declare const localStorage: { setItem(key: string, value: string): void };
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
@@ -86,19 +85,8 @@ describe('Temporal UI: decoding through the codec server needs a signed-in brows
 
   /** The session's history with the appendTurn update opened; the page text once `until` holds or 20 s passed. */
   async function historyText(until: (text: string) => boolean): Promise<string> {
-    const { runId } = await h.client.workflow.getHandle(sessionWorkflowId(id)).describe();
-    await page.goto(
-      `${ui}/namespaces/${testStack().namespace}/workflows/${encodeURIComponent(sessionWorkflowId(id))}/${runId}/history`,
-      { waitUntil: 'domcontentloaded' },
-    );
-    await page.waitForFunction((s) => (document.body?.innerText ?? '').includes(s), 'appendTurn', {
-      timeout: 30_000,
-    });
-    const accepted = page
-      .locator('tr', { hasText: 'Workflow Execution Update Accepted' })
-      .filter({ hasText: 'appendTurn' })
-      .first();
-    await accepted.getByText('Workflow Execution Update Accepted').click();
+    const namespace = testStack().namespace;
+    await openUpdateInHistory(page, { ui, namespace, client: h.client, sessionId: id, update: 'appendTurn' });
     const deadline = Date.now() + 20_000;
     let text = '';
     while (Date.now() < deadline) {

@@ -10,6 +10,7 @@ import { SessionRecovery } from '../src/recovery';
 import { sessionWorkflowId } from '../workflows/messages';
 import { requireTool, testStack } from './support/stack';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
+import { openUpdateInHistory } from './support/ui-history';
 
 /** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
 declare const document: { body: { innerText: string } | null };
@@ -154,21 +155,16 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
   });
 
   test('a tool-calling step reads as one appendMessages update, with its tool call, and the details count the calls', async () => {
-    const { runId } = await h.client.workflow.getHandle(sessionWorkflowId(tools)).describe();
-    await page.goto(
-      `${ui}/namespaces/${testStack().namespace}/workflows/${encodeURIComponent(sessionWorkflowId(tools))}/${runId}/history`,
-      { waitUntil: 'domcontentloaded' },
-    );
-    await page.waitForFunction((s) => (document.body?.innerText ?? '').includes(s), 'appendMessages', {
-      timeout: 30_000,
+    // The "Update Accepted" row of the history table, opened: its input (this harness runs without the codec, so
+    // the UI shows it as sent), the step whole.
+    const namespace = testStack().namespace;
+    const accepted = await openUpdateInHistory(page, {
+      ui,
+      namespace,
+      client: h.client,
+      sessionId: tools,
+      update: 'appendMessages',
     });
-    // The update's input (this harness runs without the codec, so the UI shows it as sent): the step whole.
-    // The "Update Accepted" row of the history table, opened: its input, the step whole.
-    const accepted = page
-      .locator('tr', { hasText: 'Workflow Execution Update Accepted' })
-      .filter({ hasText: 'appendMessages' })
-      .first();
-    await accepted.getByText('Workflow Execution Update Accepted').click();
     const deadline = Date.now() + 30_000;
     let history = '';
     while (!history.includes('get_weather') && Date.now() < deadline) {
