@@ -1,24 +1,39 @@
 // Keeps the benchmark from rotting: runs `npm run bench -- --quick` once (its own stack, small sizes) and checks
-// that every workload produced figures. It judges no numbers. Set DS_SKIP_BENCH_SMOKE=1 to skip it locally.
+// that every workload produced figures. It judges no numbers; it always
+// runs (leave it out locally with `npx jest --testPathIgnorePatterns bench-smoke`).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
-const maybe = process.env.DS_SKIP_BENCH_SMOKE === '1' ? test.skip : test;
-
-maybe(
+test(
   'npm run bench -- --quick produces every figure',
   async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-smoke-'));
     const out = path.join(dir, 'results.json');
     try {
-      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const { code, stdout, stderr } = await new Promise<{
+        code: number | null;
+        stdout: string;
+        stderr: string;
+      }>((resolve) => {
         const child = spawn(
           process.execPath,
-          [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'bench/main.ts', '--quick', '--no-progress', '--out', out],
-          { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: '', DATABASE_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+          [
+            require.resolve('ts-node/dist/bin.js'),
+            '--transpile-only',
+            'bench/main.ts',
+            '--quick',
+            '--no-progress',
+            '--out',
+            out,
+          ],
+          {
+            cwd: ROOT,
+            env: { ...process.env, TEMPORAL_ADDRESS: '', DATABASE_URL: '' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
         );
         let so = '';
         let se = '';
@@ -27,9 +42,23 @@ maybe(
         child.on('close', (c) => resolve({ code: c, stdout: so, stderr: se }));
       });
       if (code !== 0) throw new Error(`bench exited with ${code}\n${stdout}\n${stderr.slice(-4000)}`);
-      const results = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown> & { failures: object };
+      const results = JSON.parse(fs.readFileSync(out, 'utf8')) as Record<string, unknown> & {
+        failures: object;
+      };
       expect(results.failures).toEqual({});
-      for (const key of ['latency', 'throughput', 'history', 'variants', 'contention', 'store', 'cold', 'list', 'cleanup', 'memory', 'sqlite']) {
+      for (const key of [
+        'latency',
+        'throughput',
+        'history',
+        'variants',
+        'contention',
+        'store',
+        'cold',
+        'list',
+        'cleanup',
+        'memory',
+        'sqlite',
+      ]) {
         expect(results[key]).toBeDefined();
       }
       expect(stdout).toContain('| workload |');
