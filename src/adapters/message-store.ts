@@ -42,9 +42,10 @@ export interface StoreOptions {
 export const EDIT_ATTEMPTS = 50;
 
 /** The edit loop of both stores: read at a version, change, write if still at it; again on a mismatch. */
-async function editLoop<T>(
-  read: () => Promise<{ messages: Message[]; version: number } | null>,
-  write: (messages: Message[], version: number) => Promise<void>,
+async function editLoop<R extends { messages: Message[] }, T>(
+  read: () => Promise<R | null>,
+  /** Writes `messages` on the condition that the session is still as `current` was read. */
+  write: (messages: Message[], current: R) => Promise<void>,
   change: (messages: Message[]) => { messages: Message[]; result: T } | undefined,
   isMismatch: (err: unknown) => boolean,
 ): Promise<T | undefined> {
@@ -54,7 +55,7 @@ async function editLoop<T>(
     const changed = change(current.messages);
     if (!changed) return undefined;
     try {
-      await write(changed.messages, current.version);
+      await write(changed.messages, current);
       return changed.result;
     } catch (err) {
       if (!isMismatch(err) || attempt >= EDIT_ATTEMPTS) throw err;
@@ -99,16 +100,14 @@ export function libraryStore(
       return version;
     },
     edit(sessionId, change) {
-      let context: Awaited<ReturnType<typeof service.getSnapshot>>;
       return editLoop(
         async () => {
-          context = await service.getSnapshot(sessionId);
-          if (!context || context.context.userId !== userId) return null;
-          return { messages: context.context.messages, version: context.version };
+          const read = await service.getSnapshot(sessionId);
+          return read && read.context.userId === userId ? { ...read, messages: read.context.messages } : null;
         },
-        async (messages, version) => {
-          const save = { type: 'save' as const, context: { ...context!.context, messages } };
-          await service.execute(sessionId, save, { ...owner, expectedVersion: version });
+        async (messages, read) => {
+          const save = { type: 'save' as const, context: { ...read.context, messages } };
+          await service.execute(sessionId, save, { ...owner, expectedVersion: read.version });
         },
         change,
         (err) => err instanceof VersionMismatchError,
@@ -165,29 +164,27 @@ export function httpStore(
       return version;
     },
     edit(sessionId, change) {
-      let ctx: Record<string, unknown> & { messages: WireMessageLike[] };
+      type Session = Record<string, unknown> & { messages: WireMessageLike[] };
       return editLoop(
         async () => {
           try {
-            const answer = await client.exchange<typeof ctx>('GET', path(sessionId));
-            ctx = answer.body;
-            return {
-              messages: ctx.messages.map(client.fromWire),
-              version: Number(answer.etag?.slice(1, -1)),
-            };
+            const { body: session, etag } = await client.exchange<Session>('GET', path(sessionId));
+            // Without its ETag the write could not be made conditional: never write unconditionally.
+            if (!etag) throw new Error(`GET ${path(sessionId)} answered without an ETag`);
+            return { session, etag, messages: session.messages.map(client.fromWire) };
           } catch (err) {
             if (missing(err)) return null;
             throw err;
           }
         },
-        async (messages, version) => {
+        async (messages, { session, etag }) => {
           const body = {
-            agent_type: ctx.agent_type,
-            metadata: ctx.metadata,
-            ...(ctx.settings ? { settings: ctx.settings } : {}),
+            agent_type: session.agent_type,
+            metadata: session.metadata,
+            ...(session.settings ? { settings: session.settings } : {}),
             messages: messages.map(client.toWire),
           };
-          await client.request('PUT', path(sessionId), body, undefined, { 'if-match': `"${version}"` });
+          await client.request('PUT', path(sessionId), body, undefined, { 'if-match': etag });
         },
         change,
         (err) => err instanceof HttpStatusError && err.status === 412,
