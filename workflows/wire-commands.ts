@@ -127,21 +127,19 @@ export const wireCommands = {
 };
 
 /** Caller mistakes become non-retryable failures of the update (the workflow itself never fails for them). */
+/** The update failure type of each rules error code (any other code: a validation failure). */
+const FAILURE_TYPE_OF: Partial<Record<SessionError['code'], string>> = {
+  session_not_found: FAILURE_TYPES.notFound,
+  session_conflict: FAILURE_TYPES.conflict,
+  session_exists: FAILURE_TYPES.exists,
+  version_mismatch: FAILURE_TYPES.versionMismatch,
+  storage_unavailable: SESSION_STORAGE_FAILED,
+};
+
 export function toFailure(err: unknown): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SessionError) {
-    const type =
-      err.code === 'session_not_found'
-        ? FAILURE_TYPES.notFound
-        : err.code === 'session_conflict'
-          ? FAILURE_TYPES.conflict
-          : err.code === 'session_exists'
-            ? FAILURE_TYPES.exists
-            : err.code === 'version_mismatch'
-              ? FAILURE_TYPES.versionMismatch
-              : err.code === 'storage_unavailable'
-                ? SESSION_STORAGE_FAILED
-                : FAILURE_TYPES.validation;
+    const type = FAILURE_TYPE_OF[err.code] ?? FAILURE_TYPES.validation;
     const field = (err as { field?: string }).field;
     const versions = err as { expectedVersion?: number; actualVersion?: number };
     return ApplicationFailure.create({
