@@ -1,10 +1,7 @@
 // The Temporal UI decodes through the codec server in a real browser (Debian's Chromium driven by playwright-core),
 // and only with a credential: before the operator signs in at /codec/login the UI's requests are refused (401) and
 // no text shows; after it, with the UI's "include cross-origin credentials" setting, the history shows the turn.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { AesGcmCodec } from '../src/codec';
 import { type Api, buildApp } from '../src/http/app';
 import { silentLogger } from '../src/logger';
@@ -12,12 +9,10 @@ import { SessionRecovery } from '../src/recovery';
 import { apiConfig, KEYS } from './support/http-harness';
 import { requireTool, testStack } from './support/stack';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
-import { openUpdateInHistory } from './support/ui-history';
+import { launchUiBrowser, openUpdateInHistory } from './support/ui-browser';
 
 /** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
 declare const localStorage: { setItem(key: string, value: string): void };
-
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
 
 describe('Temporal UI: decoding through the codec server needs a signed-in browser', () => {
   const run = Math.random().toString(36).slice(2, 8);
@@ -28,7 +23,7 @@ describe('Temporal UI: decoding through the codec server needs a signed-in brows
   let endpoint: string;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchUiBrowser>> | undefined;
   let ui: string;
   const statuses: number[] = [];
 
@@ -54,14 +49,8 @@ describe('Temporal UI: decoding through the codec server needs a signed-in brows
     await recovery.recoverSession(id, 77, 'assistant');
     await recovery.appendTurn(id, `${secret} (question)`, `${secret} (answer)`, '');
 
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1600, height: 1000 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchUiBrowser(chromiumPath);
+    ({ context, page } = browser);
     page.on('response', (res) => {
       if (res.url().startsWith(`${endpoint}/decode`) && res.request().method() === 'POST')
         statuses.push(res.status());
@@ -77,8 +66,7 @@ describe('Temporal UI: decoding through the codec server needs a signed-in brows
     }, endpoint);
   });
   afterAll(async () => {
-    await context?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await api?.close();
     await h?.close();
   });

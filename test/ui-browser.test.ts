@@ -3,30 +3,18 @@
 // summary and current details, and a tool-calling step reads as what it is. Also: no message text ever reaches the
 // search attributes.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { SessionRecovery } from '../src/recovery';
 import { sessionWorkflowId } from '../workflows/messages';
 import { requireTool, testStack } from './support/stack';
 import { startTemporalHarness, TemporalHarness } from './support/temporal-harness';
-import { openUpdateInHistory } from './support/ui-history';
+import { launchUiBrowser, openUpdateInHistory } from './support/ui-browser';
 
 /** What the functions evaluated in the page use of the DOM (the project compiles without lib.dom). */
 declare const document: { body: { innerText: string } | null };
 
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 describe('Temporal UI: a person traces a user’s sessions', () => {
   const run = Math.random().toString(36).slice(2, 8);
   const mine = [1, 2, 3].map((i) => `ui-${run}-${i}`);
@@ -34,9 +22,8 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
   const tools = `ui-${run}-tools`;
   const secret = `secret message text ${run}`;
   let h: TemporalHarness;
-  let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: Awaited<ReturnType<typeof launchUiBrowser>> | undefined;
   let ui: string;
 
   beforeAll(async () => {
@@ -77,19 +64,12 @@ describe('Temporal UI: a person traces a user’s sessions', () => {
       { role: 'assistant', content: 'It is 18 °C in Paris.' },
     ]);
 
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ds-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1600, height: 1000 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchUiBrowser(chromiumPath);
+    ({ page } = browser);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
-    await context?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await h?.close();
   });
 
