@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { expireSessions } from '../src/temporal/erasure';
 import { sleep } from '../src/runtime/process';
-import type { ExpiryCandidate } from '../src/postgres/fence';
+import type { ExpiryCandidate } from '../src/postgres/expiry';
 import type { Api } from '../src/http/app';
 import { sessionWorkflowId, statusQuery } from '../workflows/messages';
 import { ALICE, LoggedFailures, bearer, startApi } from './support/api';

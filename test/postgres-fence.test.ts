@@ -3,13 +3,14 @@
 // per-session lock, a new incarnation continues the versions, and retention by SQL spares what an actor loaded since.
 import type pg from 'pg';
 import {
-  claimSession,
-  deleteSessionFenced,
+  expireBatchRecorded,
   expireIdleSessions,
-  persistSession,
+  purgeCleanupProgress,
   purgeTombstones,
+  readCleanupProgress,
   selectExpiryCandidates,
-} from '../src/postgres/fence';
+} from '../src/postgres/expiry';
+import { claimSession, deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
 import { createTestDatabase } from './support/stack';
@@ -135,4 +136,61 @@ test('retention by SQL deletes only what is still expired and still held by the 
   const left = await pool.query<{ session_id: string }>('SELECT session_id FROM session_tombstone');
   expect(left.rows.map((r) => r.session_id)).not.toContain('e1');
   expect(left.rows.map((r) => r.session_id)).toContain('e2');
+});
+
+test("a cleanup's batch deletes set-wise under the same guard and records the cleanup's progress with it", async () => {
+  const old = NOW - 40 * 86400;
+  const cutoff = NOW - 30 * 86400;
+  const aged = (id: string) => ({ ...snap(id, 1).context, createdAt: old, updatedAt: old });
+  await insertSnapshotsRaw(pool, [aged('r1'), aged('r2'), aged('r3'), aged('r4')]);
+  await claimSession(pool, 'r3', 'chain-old');
+  const candidates = (await selectExpiryCandidates(pool, cutoff, null, 10)).filter((c) =>
+    c.sessionId.startsWith('r'),
+  );
+  // After selection: an actor loads r3 (new holder) and r4 is written (no longer expired). Both are spared.
+  await claimSession(pool, 'r3', 'chain-new');
+  await pool.query('UPDATE conversation_context SET updated_at = $2 WHERE session_id = $1', ['r4', NOW]);
+  const first = candidates.slice(0, 2);
+  const second = candidates.slice(2);
+  expect(
+    await expireBatchRecorded(pool, {
+      cleanupId: 'c1',
+      cutoff,
+      cold: first,
+      last: 'r2',
+      expiredByActor: 5,
+      keptByActor: 1,
+    }),
+  ).toEqual(expect.arrayContaining(['r1', 'r2']));
+  expect(await readCleanupProgress(pool, 'c1')).toEqual({ after: 'r2', deleted: 7, kept: 1, batches: 1 });
+  expect(
+    await expireBatchRecorded(pool, {
+      cleanupId: 'c1',
+      cutoff,
+      cold: second,
+      last: 'r4',
+      expiredByActor: 0,
+      keptByActor: 0,
+    }),
+  ).toEqual([]);
+  expect(await readCleanupProgress(pool, 'c1')).toEqual({ after: 'r4', deleted: 7, kept: 3, batches: 2 });
+  expect(await loadSnapshot(pool, 'r1')).toBeNull();
+  expect(await loadSnapshot(pool, 'r3')).not.toBeNull();
+  expect(await loadSnapshot(pool, 'r4')).not.toBeNull();
+  // Tombstones fence the deleted incarnations, as with every other deletion.
+  expect((await persistSession(pool, snap('r2', 2), 1, null)).outcome).toBe('fenced');
+  // An empty batch (every session of it held by an actor) still advances the progress.
+  await expireBatchRecorded(pool, {
+    cleanupId: 'c1',
+    cutoff,
+    cold: [],
+    last: 'r9',
+    expiredByActor: 2,
+    keptByActor: 0,
+  });
+  expect(await readCleanupProgress(pool, 'c1')).toEqual({ after: 'r9', deleted: 9, kept: 3, batches: 3 });
+  // A cleanup nobody recorded starts at the beginning; old progress is purged like tombstones.
+  expect(await readCleanupProgress(pool, 'c-none')).toEqual({ after: null, deleted: 0, kept: 0, batches: 0 });
+  expect(await purgeCleanupProgress(pool, Math.floor(Date.now() / 1000) + 10)).toBeGreaterThanOrEqual(1);
+  expect((await readCleanupProgress(pool, 'c1')).batches).toBe(0);
 });

@@ -60,6 +60,7 @@ describe('migrate', () => {
       'session_fence',
       'session_transcript',
       'session_keys',
+      'cleanup_progress',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });

@@ -15,7 +15,8 @@ import {
   type CodecKey,
   type KeyRing,
 } from '../src/codec';
-import { deleteSessionFenced, expireIdleSessions, persistSession } from '../src/postgres/fence';
+import { expireIdleSessions } from '../src/postgres/expiry';
+import { deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import type { SessionSnapshot } from '../src/session-rules';
 import { type AppDeps, buildApp } from '../src/http/app';
 import { silentLogger } from '../src/logger';

@@ -1,6 +1,7 @@
 // The cleanup workflow: deletes every session idle for longer than the retention, batch by batch, and counts them.
 // Started by the cleanup Schedule, by TemporalSessionService.cleanupExpired and by SessionCleanupJob.runOnce.
 import {
+  type RetryPolicy,
   ApplicationFailure,
   continueAsNew,
   patched,
@@ -14,6 +15,10 @@ import { expiryCutoff, validateRetentionDays } from '../src/session-rules';
 export const DEFAULT_CLEANUP_BATCH_SIZE = 500;
 /** Patch id of the tombstone purge at the end of a cleanup. */
 const PURGE_TOMBSTONES = 'purge-tombstones';
+/** Patch id of cleanups whose batches run inside expireRange, progress kept in Postgres. */
+const EXPIRE_RANGES = 'expire-ranges';
+/** Sessions per batch of expireRange: one set-wise statement each. */
+export const DEFAULT_RANGE_BATCH_SIZE = 2_000;
 /** Batches per run before continuing as new, so one run's history stays small whatever the backlog. */
 const BATCHES_PER_RUN = 200;
 
@@ -34,12 +39,24 @@ export interface CleanupResult {
   batches: number;
 }
 
+const RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+};
 // Each batch heartbeats per few sessions; a worker lost mid-batch is noticed within the heartbeat timeout and the
 // batch is retried, which is harmless: it selects again after the same keyset position.
-const { expireBatch, purgeTombstones } = proxyActivities<CleanupActivities>({
+const { expireBatch, countExpiredSessions, purgeTombstones } = proxyActivities<CleanupActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  retry: RETRY,
+});
+// expireRange heartbeats every batch (a second or less) and every page of its listing of runs: a killed worker's
+// range is retried on another within 10 s, from the progress its last committed batch recorded.
+const { expireRange } = proxyActivities<CleanupActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: RETRY,
 });
 
 export async function sessionCleanup(input: CleanupInput): Promise<CleanupResult> {
@@ -53,10 +70,11 @@ export async function sessionCleanup(input: CleanupInput): Promise<CleanupResult
       nonRetryable: true,
     });
   }
-  const batchSize =
-    input.batch_size && input.batch_size > 0 ? Math.floor(input.batch_size) : DEFAULT_CLEANUP_BATCH_SIZE;
   // Once per cleanup (carried across runs), from workflow time: every batch uses the same cutoff.
   const cutoff = input.carried?.cutoff ?? expiryCutoff(Date.now(), input.retention_days);
+  if (patched(EXPIRE_RANGES)) return cleanupByRanges(input, cutoff);
+  const batchSize =
+    input.batch_size && input.batch_size > 0 ? Math.floor(input.batch_size) : DEFAULT_CLEANUP_BATCH_SIZE;
   let after = input.carried?.after ?? null;
   let deleted = input.carried?.deleted ?? 0;
   let batches = input.carried?.batches ?? 0;
@@ -73,6 +91,33 @@ export async function sessionCleanup(input: CleanupInput): Promise<CleanupResult
       // Tombstones outlive their sessions by the retention period; runs recorded before them skip this step.
       if (!input.dry_run && patched(PURGE_TOMBSTONES)) await purgeTombstones(cutoff);
       return { deleted, cutoff, batches };
+    }
+  }
+}
+
+/**
+ * The batches run inside expireRange, which records each one's deletions and the cleanup's position in one statement:
+ * a worker killed half way loses nothing and counts nothing twice. A dry run is one count.
+ */
+async function cleanupByRanges(input: CleanupInput, cutoff: number): Promise<CleanupResult> {
+  if (input.dry_run) return { deleted: await countExpiredSessions(cutoff), cutoff, batches: 1 };
+  const batchSize =
+    input.batch_size && input.batch_size > 0 ? Math.floor(input.batch_size) : DEFAULT_RANGE_BATCH_SIZE;
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  // A run of the older, batch-per-activity kind hands its totals over; the ranges start again from the first id (what
+  // it deleted is gone).
+  const before = input.carried ?? { deleted: 0, batches: 0 };
+  for (;;) {
+    if (workflowInfo().continueAsNewSuggested)
+      return continueAsNew<typeof sessionCleanup>({ ...input, carried: { cutoff, after: null, ...before } });
+    const range = await expireRange({
+      cleanup_id: `${workflowId}/${firstExecutionRunId}`,
+      cutoff,
+      batch_size: batchSize,
+    });
+    if (range.done) {
+      await purgeTombstones(cutoff);
+      return { deleted: before.deleted + range.deleted, cutoff, batches: before.batches + range.batches };
     }
   }
 }

@@ -1,6 +1,6 @@
 // The session actor's fenced SQL (migrations/2_session_fence.sql): claim a session on load, write snapshots that a
-// deletion can never be undone by, delete with a tombstone, expire idle sessions without an actor, purge tombstones.
-// Used by the actor's activities (activities/index.ts) and the retention path (src/temporal/erasure.ts).
+// deletion can never be undone by, delete with a tombstone. Used by the actor's activities (activities/index.ts);
+// retention's fenced SQL is src/postgres/expiry.ts.
 import { contextData, query, rowToSnapshot, type Queryable } from './snapshots';
 import type { SessionSnapshot } from '../session-rules';
 import type { ClaimAnswer, PersistOutcome } from '../../workflows/lifecycle';
@@ -99,67 +99,4 @@ export async function deleteSessionFenced(
     version,
   ]);
   return Number(rows[0].fence);
-}
-
-/** A session past the cutoff, with the actor chain that last held it (null: none ever did). */
-export interface ExpiryCandidate {
-  sessionId: string;
-  holder: string | null;
-  /** Seconds since the holder loaded it (null when unknown). */
-  claimedSecondsAgo: number | null;
-}
-
-const SELECT_CANDIDATES = `
-SELECT session_id, holder, ds_epoch() - claimed_at AS claimed_ago FROM conversation_context
-WHERE updated_at < $1::bigint
-  AND ($2::text IS NULL OR session_id > $2::text)
-ORDER BY session_id
-LIMIT $3::integer`;
-
-/** Expired sessions in id order after `afterId` (null for the first batch); deletes nothing. */
-export async function selectExpiryCandidates(
-  db: Queryable,
-  cutoff: number,
-  afterId: string | null,
-  batchSize: number,
-): Promise<ExpiryCandidate[]> {
-  const { rows } = await query<{ session_id: string; holder: string | null; claimed_ago: string | null }>(
-    db,
-    'select expired sessions',
-    SELECT_CANDIDATES,
-    [cutoff, afterId, batchSize],
-  );
-  return rows.map((r) => ({
-    sessionId: r.session_id,
-    holder: r.holder,
-    claimedSecondsAgo: r.claimed_ago === null ? null : Number(r.claimed_ago),
-  }));
-}
-
-const EXPIRE_IDLE = `SELECT ds_expire_idle_sessions($1::text[], $2::text[], $3::bigint) AS session_id`;
-
-/**
- * Deletes those candidates that are still expired and still held by the holder they had when selected (no actor
- * loaded them since), each leaving a tombstone. Returns the ids it deleted.
- */
-export async function expireIdleSessions(
-  db: Queryable,
-  candidates: Pick<ExpiryCandidate, 'sessionId' | 'holder'>[],
-  cutoff: number,
-): Promise<string[]> {
-  if (candidates.length === 0) return [];
-  const { rows } = await query<{ session_id: string }>(db, 'expire idle sessions', EXPIRE_IDLE, [
-    candidates.map((c) => c.sessionId),
-    candidates.map((c) => c.holder),
-    cutoff,
-  ]);
-  return rows.map((r) => r.session_id);
-}
-
-const PURGE_TOMBSTONES = `DELETE FROM session_tombstone WHERE deleted_at < $1::bigint`;
-
-/** Forgets tombstones of sessions deleted before `cutoff` (Unix seconds); returns how many. */
-export async function purgeTombstones(db: Queryable, cutoff: number): Promise<number> {
-  const result = await query(db, 'purge tombstones', PURGE_TOMBSTONES, [cutoff]);
-  return result.rowCount ?? 0;
 }

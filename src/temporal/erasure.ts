@@ -6,8 +6,8 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { forgetSessionKey } from '../codec/session-keys';
 import { StorageError } from '../errors';
-import { type ExpiryCandidate, expireIdleSessions } from '../postgres/fence';
-import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
+import { type ExpiryCandidate, expireIdleSessions } from '../postgres/expiry';
+import { SESSION_WORKFLOW_TYPE, expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
 import { isActorGone, toSessionError } from './failures';
 
 /** Rounds of list-and-delete before giving up on visibility catching up (sleeps grow 50 ms per round). */
@@ -75,6 +75,47 @@ export async function eraseWorkflowHistories(client: Client, workflowId: string)
   return deleted.size;
 }
 
+/**
+ * Every run of every session actor that Temporal keeps (running, or closed and within the namespace retention),
+ * listed once by a cleanup so that its batches need no visibility query for sessions no actor claimed since.
+ */
+export interface RunIndex {
+  /** When the listing started (this process' clock). */
+  listedAtMs: number;
+  runs: Map<string, RunRef[]>;
+}
+
+/**
+ * Lists every session actor run into a RunIndex; null when Temporal keeps more than `maxRuns` (the batches then ask
+ * visibility for their own ids, 100 per query). Expired sessions are mostly idle for weeks, past the namespace
+ * retention: their runs are gone and the index has none of them.
+ */
+export async function indexSessionRuns(
+  client: Client,
+  maxRuns: number,
+  onProgress?: () => void,
+): Promise<RunIndex | null> {
+  const query = `WorkflowType = ${quoteVisibility(SESSION_WORKFLOW_TYPE)}`;
+  const listedAtMs = Date.now();
+  if ((await client.workflow.count(query)).count > maxRuns) return null;
+  const runs = new Map<string, RunRef[]>();
+  let seen = 0;
+  for await (const e of client.workflow.list({ query })) {
+    const run = {
+      workflowId: e.workflowId,
+      runId: e.runId,
+      running: e.status.name === 'RUNNING',
+      startTime: e.startTime,
+      closeTime: e.closeTime,
+    };
+    const listed = runs.get(e.workflowId);
+    if (listed) listed.push(run);
+    else runs.set(e.workflowId, [run]);
+    if (++seen % 1000 === 0) onProgress?.();
+  }
+  return { listedAtMs, runs };
+}
+
 export interface ExpireBatchResult {
   /** Sessions deleted (by their actor or by SQL). */
   expired: string[];
@@ -93,26 +134,52 @@ export async function expireSessions(
   pool: Pool,
   candidates: ExpiryCandidate[],
   cutoff: number,
-  options: { concurrency?: number; onProgress?: () => void } = {},
+  options: {
+    concurrency?: number;
+    onProgress?: () => void;
+    /** The cleanup's listing of every actor run (see indexSessionRuns), used for sessions claimed before it. */
+    index?: RunIndex | null;
+    /**
+     * Step 3, the SQL deletion of the sessions no actor holds, given what the batch's actors did; answers the ids it
+     * deleted. By default the fenced statement of migration 2, which records nothing else.
+     */
+    deleteCold?: (cold: ExpiryCandidate[], byActors: { expired: number; kept: number }) => Promise<string[]>;
+  } = {},
 ): Promise<ExpireBatchResult> {
   const concurrency = options.concurrency ?? ERASE_CONCURRENCY;
   const expired: string[] = [];
   const kept: string[] = [];
+  const index = options.index ?? null;
+  // "Closed recently" is counted back from the index's listing when there is one (the earlier, so the wider, window).
+  const now = index ? index.listedAtMs : Date.now();
 
   // 1. Every run of every candidate, listed before anything is deleted: a session deleted by SQL loses exactly these.
-  const runs = await listRuns(
+  // From the cleanup's index for a session no actor claimed since shortly before the index was made (a chain that
+  // started later has claimed it); by a query of its own otherwise.
+  const sinceIndexed = index ? (Date.now() - index.listedAtMs) / 1000 + VISIBILITY_GRACE_SECONDS : 0;
+  const unindexed = index
+    ? candidates.filter((c) => c.claimedSecondsAgo !== null && c.claimedSecondsAgo < sinceIndexed)
+    : candidates;
+  const runsOf = new Map<string, RunRef[]>();
+  if (index) {
+    for (const c of candidates) {
+      const workflowId = sessionWorkflowId(c.sessionId);
+      const indexed = index.runs.get(workflowId);
+      if (indexed) runsOf.set(workflowId, indexed);
+    }
+  }
+  for (const c of unindexed) runsOf.delete(sessionWorkflowId(c.sessionId));
+  const listed = await listRuns(
     client,
-    candidates.map((c) => sessionWorkflowId(c.sessionId)),
+    unindexed.map((c) => sessionWorkflowId(c.sessionId)),
     concurrency,
   );
   options.onProgress?.();
-  const runsOf = new Map<string, RunRef[]>();
-  for (const r of runs) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
+  for (const r of listed) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
   // Held: an actor runs. Visibility says so for all but the last moments of a change: a run that started (claimed)
   // or closed (a continue-as-new, whose successor of the same chain may not show yet) within the grace period is
   // asked about directly. A new chain that started unseen is caught by the holder guard of the SQL in step 3.
   const held = new Set<string>();
-  const now = Date.now();
   await forEachLimit(candidates, concurrency, async (c) => {
     const workflowId = sessionWorkflowId(c.sessionId);
     const listed = runsOf.get(workflowId) ?? [];
@@ -140,7 +207,8 @@ export async function expireSessions(
   });
 
   // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
-  const deleted = new Set(await expireIdleSessions(pool, cold, cutoff));
+  const deleteCold = options.deleteCold ?? ((rows) => expireIdleSessions(pool, rows, cutoff));
+  const deleted = new Set(await deleteCold(cold, { expired: expired.length, kept: kept.length }));
   for (const id of deleted) forgetSessionKey(id);
   options.onProgress?.();
   for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
@@ -150,8 +218,8 @@ export async function expireSessions(
     // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
     await (runId ? eraseRunsThrough(client, workflowId, runId) : eraseWorkflowHistories(client, workflowId));
   });
-  const listed = [...deleted].flatMap((id) => runsOf.get(sessionWorkflowId(id)) ?? []);
-  await forEachLimit(listed, concurrency, async (run, i) => {
+  const runsOfDeleted = [...deleted].flatMap((id) => runsOf.get(sessionWorkflowId(id)) ?? []);
+  await forEachLimit(runsOfDeleted, concurrency, async (run, i) => {
     // Listed as running a moment ago: delete it only once it has closed (it was the holder, now gone).
     if (!run.running || !(await isRunning(client, run.workflowId, run.runId))) await deleteRun(client, run);
     if (i % concurrency === 0) options.onProgress?.();

@@ -15,6 +15,7 @@ const SIZES = {
     badInput: { requests: 1_000 },
     erasure: { sessions: 20, turnsPerSession: 6 },
     lifecycleChaos: { sessions: 12, seconds: 45, expireEveryMs: 3_000, hangMs: 3_000, minTurns: 150 },
+    cleanupCrash: { expired: 40_000, fresh: 2_000, batchSize: 250, killAfter: 8_000 },
   },
   full: {
     workerCrash: { sessions: 200, minTurns: 5_000, killEveryMs: 15_000, minKills: 4, thinkMs: 2_000 },
@@ -32,6 +33,7 @@ const SIZES = {
     badInput: { requests: 10_000 },
     erasure: { sessions: 100, turnsPerSession: 10 },
     lifecycleChaos: { sessions: 60, seconds: 300, expireEveryMs: 2_000, hangMs: 10_000, minTurns: 3_000 },
+    cleanupCrash: { expired: 1_000_000, fresh: 20_000, batchSize: 2_000, killAfter: 300_000 },
   },
 } as const;
 
