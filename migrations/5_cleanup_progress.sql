@@ -1,7 +1,7 @@
 -- Retention at scale (issue 17): a cleanup's batches delete set-wise, and each batch records the cleanup's keyset
 -- position and totals in the same statement, so a cleanup resumed after a crash (kill -9 of its worker) continues
 -- after the last batch that committed, with exact totals. Applied by src/postgres/migrate.ts; used by
--- src/postgres/expiry.ts.
+-- src/retention/sql.ts.
 
 -- One row per cleanup (its workflow id and first run id); purged with the tombstones once older than the retention.
 CREATE TABLE cleanup_progress (

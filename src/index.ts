@@ -32,8 +32,8 @@ export {
 export type { SessionCommand, SessionSnapshot, CommandType } from './session-rules';
 export { SessionRecovery } from './recovery';
 export type { AppendOptions } from './recovery';
-export { SessionCleanupJob } from './cleanup-job';
-export type { CleanupConfig, CleanupScheduler, CleanupLogger } from './cleanup-job';
+export { SessionCleanupJob } from './retention/job';
+export type { CleanupConfig, CleanupScheduler, CleanupLogger } from './retention/job';
 export { InMemorySessionService } from './memory/in-memory-service';
 export type { InMemorySessionServiceOptions } from './memory/in-memory-service';
 export { PostgresSessionStore } from './postgres/store';
@@ -60,6 +60,6 @@ export {
   unpauseCleanupSchedule,
   triggerCleanupSchedule,
   cleanupScheduleId,
-} from './temporal/cleanup-schedule';
+} from './retention/schedule';
 export { buildApp, startApi } from './http';
 export { createMetrics, SessionMetrics } from './metrics';

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { insertSnapshotsRaw } from '../src/postgres/snapshots';
 import { sleep } from '../src/runtime/process';
-import { CLEANUP_WORKFLOW_TYPE } from '../src/temporal/cleanup-schedule';
+import { CLEANUP_WORKFLOW_TYPE } from '../src/retention/schedule';
 import type { ConversationContext } from '../src/types';
 import type { sessionCleanup } from '../workflows/cleanup';
 import { sessionWorkflowId } from '../workflows/messages';

@@ -4,9 +4,9 @@
 // removed turn's text is left in Postgres or in any Temporal history; no session wedged; no 5xx answer.
 import fs from 'node:fs';
 import { loadSnapshot } from '../src/postgres/snapshots';
-import { expireSessions } from '../src/temporal/erasure';
+import { expireSessions } from '../src/retention/expire';
 import { sleep } from '../src/runtime/process';
-import type { ExpiryCandidate } from '../src/postgres/expiry';
+import type { ExpiryCandidate } from '../src/retention/sql';
 import type { Api } from '../src/http/app';
 import { sessionWorkflowId, statusQuery } from '../workflows/messages';
 import { ALICE, LoggedFailures, bearer, startApi } from './support/api';

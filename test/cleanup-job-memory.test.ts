@@ -5,7 +5,7 @@ import {
   type CleanupLogger,
   type CleanupScheduler,
   SessionCleanupJob,
-} from '../src/cleanup-job';
+} from '../src/retention/job';
 import { InMemorySessionService } from '../src/memory/in-memory-service';
 import type { SessionService } from '../src/service';
 import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from '../src/types';

@@ -1,6 +1,6 @@
 // SessionCleanupJob on PostgresSessionStore (the in-process timer) against a real Postgres test database.
 // start runs once at once and then every interval, a second start is a no-op, stop is immediate and idempotent.
-import { SessionCleanupJob, type CleanupLogger } from '../src/cleanup-job';
+import { SessionCleanupJob, type CleanupLogger } from '../src/retention/job';
 import { createPool, insertSnapshotsRaw, loadSnapshot, PostgresSessionStore } from '../src/postgres';
 import type pg from 'pg';
 import { eventually, makeContext, nowSec, uniqueIds } from './support/contract';

@@ -1,6 +1,6 @@
 // The cleanup Schedule and SessionCleanupJob on TemporalSessionService, on a real dev server and Postgres.
 // Idempotent creation, updates of interval and retention, pause/unpause, and the job's semantics backed by it.
-import { SessionCleanupJob, type CleanupLogger } from '../src/cleanup-job';
+import { SessionCleanupJob, type CleanupLogger } from '../src/retention/job';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import {
   cleanupScheduleId,
@@ -8,7 +8,7 @@ import {
   ensureCleanupSchedule,
   pauseCleanupSchedule,
   unpauseCleanupSchedule,
-} from '../src/temporal/cleanup-schedule';
+} from '../src/retention/schedule';
 import { DEFAULT_TASK_QUEUE } from '../src/config';
 import { eventually, makeContext, nowSec, uniqueIds } from './support/contract';
 import { temporalCli } from './support/stack';

@@ -3,7 +3,7 @@
 import { SessionNotFoundError, ValidationError } from '../src/errors';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import { SessionRecovery } from '../src/recovery';
-import { CLEANUP_WORKFLOW_TYPE, runCleanup } from '../src/temporal/cleanup-schedule';
+import { CLEANUP_WORKFLOW_TYPE, runCleanup } from '../src/retention/schedule';
 import type { ConversationContext } from '../src/types';
 import { sessionCleanup } from '../workflows/cleanup';
 import { sessionWorkflowId } from '../workflows/messages';

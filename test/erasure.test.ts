@@ -2,7 +2,7 @@
 // session's workflow id is left, across continue-as-new runs; deleting an unknown session is not an error.
 import { loadSnapshot } from '../src/postgres/snapshots';
 import { SessionRecovery } from '../src/recovery';
-import { eraseWorkflowHistories } from '../src/temporal/erasure';
+import { eraseWorkflowHistories } from '../src/retention/erasure';
 import { sessionWorkflowId } from '../workflows/messages';
 import { eventually, uniqueIds } from './support/contract';
 import { temporalCli } from './support/stack';

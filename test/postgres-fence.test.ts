@@ -9,7 +9,7 @@ import {
   purgeTombstones,
   readCleanupProgress,
   selectExpiryCandidates,
-} from '../src/postgres/expiry';
+} from '../src/retention/sql';
 import { claimSession, deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
@@ -178,7 +178,7 @@ test("a cleanup's batch deletes set-wise under the same guard and records the cl
   expect(await loadSnapshot(pool, 'r3')).not.toBeNull();
   expect(await loadSnapshot(pool, 'r4')).not.toBeNull();
   // Tombstones fence the deleted incarnations, as with every other deletion.
-  expect((await persistSession(pool, snap('r2', 2), 1, null)).outcome).toBe('fenced');
+  expect((await persistSession(pool, snap('r2', 2), 1, 'chain-x')).outcome).toBe('fenced');
   // An empty batch (every session of it held by an actor) still advances the progress.
   await expireBatchRecorded(pool, {
     cleanupId: 'c1',

@@ -15,7 +15,7 @@ import {
   type CodecKey,
   type KeyRing,
 } from '../src/codec';
-import { expireIdleSessions } from '../src/postgres/expiry';
+import { expireIdleSessions } from '../src/retention/sql';
 import { deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import type { SessionSnapshot } from '../src/session-rules';
 import { type AppDeps, buildApp } from '../src/http/app';

@@ -4,7 +4,7 @@ import { loadConfig } from '../src/config';
 import { silentLogger } from '../src/logger';
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import { type Stack, startStack } from '../src/runtime/stack';
-import { cleanupScheduleId } from '../src/temporal/cleanup-schedule';
+import { cleanupScheduleId } from '../src/retention/schedule';
 import { makeContext, nowSec, uniqueIds } from './support/contract';
 import { createTestDatabase, type TestDatabase, testStack, uniqueTaskQueue } from './support/stack';
 import { sleep } from '../src/runtime/process';

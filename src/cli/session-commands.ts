@@ -129,7 +129,7 @@ export function registerSessionCommands(program: Command): void {
       const config = loadConfig();
       const days = opts.retentionDays ?? config.cleanup.retentionDays;
       validateRetentionDays(days);
-      const { countExpired } = await import('../postgres/expiry');
+      const { countExpired } = await import('../retention/sql');
       await withStack(config, async ({ service, pool }) => {
         const cutoff = expiryCutoff(Date.now(), days);
         const expired = await countExpired(pool, cutoff);

@@ -5,7 +5,7 @@ import { expiryCutoff } from '../session-rules';
 import type { SessionMetrics } from '../metrics';
 import type { Api, AppDeps } from './app';
 import { HttpError } from './errors';
-import { countExpired } from '../postgres/expiry';
+import { countExpired } from '../retention/sql';
 import { CleanupAnswer, CleanupBody, Health, Readiness, errorResponse } from './schemas';
 
 /** What /metrics answers (prom-client's contentType, with its charset parameter left to the reply). */

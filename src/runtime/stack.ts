@@ -22,10 +22,10 @@ import { createSessionWorker } from '../temporal/worker';
 import { DevServer, startDevServer } from './dev-server';
 import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres';
 import { freePort, portIsFree } from './ports';
-import { resolveCleanupConfig } from '../cleanup-job';
+import { resolveCleanupConfig } from '../retention/job';
 import { SessionMetrics, createMetrics } from '../metrics';
 import { SnapshotHealth, withoutSnapshotRetryWarnings } from '../snapshot-health';
-import { cleanupScheduleId, ensureCleanupSchedule } from '../temporal/cleanup-schedule';
+import { cleanupScheduleId, ensureCleanupSchedule } from '../retention/schedule';
 import { stackFile, uiOrigins } from './stack-file';
 import { resolveTemporalCli } from './temporal-cli';
 

@@ -65,7 +65,7 @@ import {
   turnStatusQuery,
   SESSION_WORKFLOW_TYPE,
 } from '../../workflows/messages';
-import type { CleanupConfig, CleanupScheduler } from '../cleanup-job';
+import type { CleanupConfig, CleanupScheduler } from '../retention/job';
 import {
   cleanupScheduleId,
   ensureCleanupSchedule,
@@ -73,9 +73,9 @@ import {
   runCleanup,
   triggerCleanupSchedule,
   unpauseCleanupSchedule,
-} from './cleanup-schedule';
+} from '../retention/schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
-import { eraseRunsThrough, eraseWorkflowHistories } from './erasure';
+import { eraseRunsThrough, eraseWorkflowHistories } from '../retention/erasure';
 import { terminateErasedRun } from './erased-runs';
 import {
   isActorBusy,

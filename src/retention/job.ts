@@ -1,7 +1,7 @@
 // SessionCleanupJob: deletes expired sessions now and then on an interval (the reference's cleanup.go).
 // Used by the runtime and by library users; a service may supply its own scheduler (Temporal: a Schedule).
-import type { SessionService } from './service';
-import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from './types';
+import type { SessionService } from '../service';
+import { DEFAULT_CLEANUP_INTERVAL_MS, DEFAULT_RETENTION_DAYS } from '../types';
 
 export interface CleanupConfig {
   retentionDays: number;

@@ -1,8 +1,8 @@
 // The SQL of retention (migrations 2 and 5): select a keyset batch of expired sessions, delete them under the
 // sessions' fence (each leaving a tombstone) while recording the cleanup's progress in the same statement, count the
 // expired, and purge what outlived the retention (tombstones, finished cleanups' progress).
-// Used by the cleanup activities (activities/cleanup.ts) through src/temporal/erasure.ts, the CLI and the API.
-import { query, type Queryable } from './snapshots';
+// Used by the cleanup's batches (expire.ts), the cleanup activities (activities/cleanup.ts), the CLI and the API.
+import { query, type Queryable } from '../postgres/snapshots';
 
 /** A session past the cutoff, with the actor chain that last held it (null: none ever did). */
 export interface ExpiryCandidate {

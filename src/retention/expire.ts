@@ -1,0 +1,241 @@
+// The cleanup's batches: expire a keyset batch of sessions through their actor when one holds them, or by one
+// guarded SQL statement when none does, then erase their runs; and expireRange, the loop the cleanup activity runs,
+// batch after batch from where the cleanup's progress stands in Postgres. Used by activities/cleanup.ts.
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import { forgetSessionKey } from '../codec/session-keys';
+import { isActorGone, toSessionError } from '../temporal/failures';
+import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
+import {
+  ERASE_CONCURRENCY,
+  type RunIndex,
+  type RunRef,
+  deleteRun,
+  eraseRunsThrough,
+  eraseWorkflowHistories,
+  forEachLimit,
+  isRunning,
+  listRuns,
+} from './erasure';
+import type {
+  ExpireBatchInput,
+  ExpireBatchOutput,
+  ExpireRangeInput,
+  ExpireRangeOutput,
+} from '../../activities/cleanup';
+import { indexSessionRuns } from './erasure';
+import {
+  type CleanupProgress,
+  type ExpiryCandidate,
+  expireBatchRecorded,
+  expireIdleSessions,
+  readCleanupProgress,
+  selectExpiryCandidates,
+} from './sql';
+
+/** Actor runs a cleanup lists once and holds in memory; beyond it, each batch asks visibility for its own ids. */
+export const RUN_INDEX_MAX = 200_000;
+/** How long one expireRange works before handing back to the workflow (which calls it again until done). */
+export const EXPIRE_RANGE_BUDGET_MS = 120_000;
+
+interface Deps {
+  pool: Pool;
+  client: Client;
+}
+
+/**
+ * Expires batch after batch from where the cleanup's progress stands, each batch's deletions and progress in one
+ * statement, until none is left or the time budget is spent. A retry (its worker killed) continues after the last
+ * batch that committed, with the same totals.
+ */
+export async function expireRange(
+  deps: Deps,
+  { cleanup_id, cutoff, batch_size }: ExpireRangeInput,
+  heartbeat: () => void,
+): Promise<ExpireRangeOutput> {
+  const started = Date.now();
+  const index = await indexSessionRuns(deps.client, RUN_INDEX_MAX, heartbeat);
+  let progress = await readCleanupProgress(deps.pool, cleanup_id);
+  for (;;) {
+    heartbeat();
+    const candidates = await selectExpiryCandidates(deps.pool, cutoff, progress.after, batch_size);
+    if (candidates.length === 0) return { done: true, ...totals(progress) };
+    const last = candidates[candidates.length - 1].sessionId;
+    const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
+      index,
+      onProgress: heartbeat,
+      deleteCold: (cold, byActors) =>
+        expireBatchRecorded(deps.pool, {
+          cleanupId: cleanup_id,
+          cutoff,
+          cold,
+          last,
+          expiredByActor: byActors.expired,
+          keptByActor: byActors.kept,
+        }),
+    });
+    progress = {
+      after: last,
+      deleted: progress.deleted + expired.length,
+      kept: progress.kept + kept.length,
+      batches: progress.batches + 1,
+    };
+    if (candidates.length < batch_size) return { done: true, ...totals(progress) };
+    if (Date.now() - started >= EXPIRE_RANGE_BUDGET_MS) return { done: false, ...totals(progress) };
+  }
+}
+
+function totals(p: CleanupProgress): Omit<ExpireRangeOutput, 'done'> {
+  return { deleted: p.deleted, kept: p.kept, batches: p.batches };
+}
+
+/** One batch, its position kept by the workflow (cleanups recorded before expireRange). */
+export async function expireOneBatch(
+  deps: Deps,
+  { cutoff, after, batch_size, dry_run }: ExpireBatchInput,
+  heartbeat: () => void,
+): Promise<ExpireBatchOutput> {
+  const candidates = await selectExpiryCandidates(deps.pool, cutoff, after, batch_size);
+  const last = candidates.length > 0 ? candidates[candidates.length - 1].sessionId : after;
+  if (dry_run || candidates.length === 0)
+    return { selected: candidates.length, deleted: candidates.length, kept: 0, last };
+  const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
+    onProgress: heartbeat,
+  });
+  return { selected: candidates.length, deleted: expired.length, kept: kept.length, last };
+}
+
+/**
+ * A session whose actor chain loaded it, or one of whose runs closed, this recently may have a running actor that
+ * visibility does not show yet; it is asked about directly. Visibility lags by milliseconds on the dev server and
+ * seconds on a busy cluster.
+ */
+const VISIBILITY_GRACE_SECONDS = 60;
+
+export interface ExpireBatchResult {
+  /** Sessions deleted (by their actor or by SQL). */
+  expired: string[];
+  /** Sessions kept: their actor holds a state written at or after the cutoff, or one loaded them meanwhile. */
+  kept: string[];
+}
+
+/**
+ * Expires a batch of sessions whose snapshot was older than `cutoff`. A session held by a running actor is asked
+ * through its `expireSession` update and decides on its own state: a turn racing the expiry is either before it
+ * (kept) or after it (it meets no session). The rest are deleted by one SQL statement that re-checks the cutoff and
+ * that no actor loaded them since they were selected. Then exactly the runs that existed at each removal are erased.
+ */
+export async function expireSessions(
+  client: Client,
+  pool: Pool,
+  candidates: ExpiryCandidate[],
+  cutoff: number,
+  options: {
+    concurrency?: number;
+    onProgress?: () => void;
+    /** The cleanup's listing of every actor run (see indexSessionRuns), used for sessions claimed before it. */
+    index?: RunIndex | null;
+    /**
+     * Step 3, the SQL deletion of the sessions no actor holds, given what the batch's actors did; answers the ids it
+     * deleted. By default the fenced statement of migration 2, which records nothing else.
+     */
+    deleteCold?: (cold: ExpiryCandidate[], byActors: { expired: number; kept: number }) => Promise<string[]>;
+  } = {},
+): Promise<ExpireBatchResult> {
+  const concurrency = options.concurrency ?? ERASE_CONCURRENCY;
+  const expired: string[] = [];
+  const kept: string[] = [];
+  const index = options.index ?? null;
+  // "Closed recently" is counted back from the index's listing when there is one (the earlier, so the wider, window).
+  const now = index ? index.listedAtMs : Date.now();
+
+  // 1. Every run of every candidate, listed before anything is deleted: a session deleted by SQL loses exactly these.
+  // From the cleanup's index for a session no actor claimed since shortly before the index was made (a chain that
+  // started later has claimed it); by a query of its own otherwise.
+  const sinceIndexed = index ? (Date.now() - index.listedAtMs) / 1000 + VISIBILITY_GRACE_SECONDS : 0;
+  const unindexed = index
+    ? candidates.filter((c) => c.claimedSecondsAgo !== null && c.claimedSecondsAgo < sinceIndexed)
+    : candidates;
+  const runsOf = new Map<string, RunRef[]>();
+  if (index) {
+    for (const c of candidates) {
+      const workflowId = sessionWorkflowId(c.sessionId);
+      const indexed = index.runs.get(workflowId);
+      if (indexed) runsOf.set(workflowId, indexed);
+    }
+  }
+  for (const c of unindexed) runsOf.delete(sessionWorkflowId(c.sessionId));
+  const listed = await listRuns(
+    client,
+    unindexed.map((c) => sessionWorkflowId(c.sessionId)),
+    concurrency,
+  );
+  options.onProgress?.();
+  for (const r of listed) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
+  // Held: an actor runs. Visibility says so for all but the last moments of a change: a run that started (claimed)
+  // or closed (a continue-as-new, whose successor of the same chain may not show yet) within the grace period is
+  // asked about directly. A new chain that started unseen is caught by the holder guard of the SQL in step 3.
+  const held = new Set<string>();
+  await forEachLimit(candidates, concurrency, async (c) => {
+    const workflowId = sessionWorkflowId(c.sessionId);
+    const listed = runsOf.get(workflowId) ?? [];
+    if (listed.some((r) => r.running)) held.add(c.sessionId);
+    else if (
+      (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) ||
+      listed.some((r) => r.closeTime && now - r.closeTime.getTime() < VISIBILITY_GRACE_SECONDS * 1000)
+    ) {
+      if (await isRunning(client, workflowId)) held.add(c.sessionId);
+    }
+  });
+
+  // 2. Held sessions: their actor decides (and deletes through its single writer).
+  const cold: ExpiryCandidate[] = candidates.filter((c) => !held.has(c.sessionId));
+  const erasures: { workflowId: string; runId?: string }[] = [];
+  await forEachLimit([...held], concurrency, async (sessionId, i) => {
+    const outcome = await expireThroughActor(client, sessionId, cutoff);
+    if (outcome === 'gone') cold.push(candidates.find((c) => c.sessionId === sessionId) as ExpiryCandidate);
+    else if (outcome === 'kept') kept.push(sessionId);
+    else {
+      expired.push(sessionId);
+      erasures.push({ workflowId: sessionWorkflowId(sessionId), runId: outcome.runId });
+    }
+    if (i % concurrency === 0) options.onProgress?.();
+  });
+
+  // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
+  const deleteCold = options.deleteCold ?? ((rows) => expireIdleSessions(pool, rows, cutoff));
+  const deleted = new Set(await deleteCold(cold, { expired: expired.length, kept: kept.length }));
+  for (const id of deleted) forgetSessionKey(id);
+  options.onProgress?.();
+  for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
+
+  // 4. Erase: through the removing run for the actor-expired; the listed runs (all closed) for the SQL-expired.
+  await forEachLimit(erasures, concurrency, async ({ workflowId, runId }) => {
+    // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
+    await (runId ? eraseRunsThrough(client, workflowId, runId) : eraseWorkflowHistories(client, workflowId));
+  });
+  const runsOfDeleted = [...deleted].flatMap((id) => runsOf.get(sessionWorkflowId(id)) ?? []);
+  await forEachLimit(runsOfDeleted, concurrency, async (run, i) => {
+    // Listed as running a moment ago: delete it only once it has closed (it was the holder, now gone).
+    if (!run.running || !(await isRunning(client, run.workflowId, run.runId))) await deleteRun(client, run);
+    if (i % concurrency === 0) options.onProgress?.();
+  });
+  return { expired, kept };
+}
+
+/** Expired (by the run `runId`; absent from runs recorded before the lifecycle machine), kept, or no actor runs. */
+type ActorOutcome = { runId?: string } | 'kept' | 'gone';
+
+/** Sends `expireSession` to the session's current run; 'gone' when no actor runs. */
+async function expireThroughActor(client: Client, sessionId: string, cutoff: number): Promise<ActorOutcome> {
+  const workflowId = sessionWorkflowId(sessionId);
+  try {
+    const answer = await client.workflow
+      .getHandle(workflowId)
+      .executeUpdate(expireSessionUpdate, { args: [{ cutoff }] });
+    return answer.expired ? { runId: answer.run_id } : 'kept';
+  } catch (err) {
+    if (isActorGone(err)) return 'gone';
+    throw toSessionError(err, sessionId);
+  }
+}
