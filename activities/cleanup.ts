@@ -58,7 +58,16 @@ export interface CleanupActivities {
   purgeTombstones(cutoff: number): Promise<number>;
 }
 
-export function createCleanupActivities(deps: { pool: Pool; client: Client }): CleanupActivities {
+/**
+ * `shredded`: the worker seals payloads with a key per session, destroyed with the session; the cleanup then leaves
+ * the closed runs of the sessions it deletes to the namespace retention (they no longer decode) instead of erasing
+ * them one by one.
+ */
+export function createCleanupActivities(deps: {
+  pool: Pool;
+  client: Client;
+  shredded?: boolean;
+}): CleanupActivities {
   const heartbeat = (): void => Context.current().heartbeat();
   return {
     expireBatch: (input) => expireOneBatch(deps, input, heartbeat),

@@ -115,6 +115,8 @@ export function createActivities(deps: {
   pool: Pool;
   client: Client;
   observer?: SnapshotObserver;
+  /** Payloads sealed with a key per session: see createCleanupActivities. */
+  shredded?: boolean;
 }): SessionActivities & CleanupActivities {
   return { ...createSessionActivities(deps.pool, deps.observer), ...createCleanupActivities(deps) };
 }

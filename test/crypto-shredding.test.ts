@@ -18,7 +18,9 @@ import { createSessionWorker } from '../src/temporal/worker';
 import { testStack, uniqueTaskQueue } from './support/stack';
 import { SessionRecovery } from '../src/recovery';
 import { TemporalSessionService } from '../src/temporal/service';
+import { loadSnapshot } from '../src/postgres/snapshots';
 import { sessionWorkflowId } from '../workflows/messages';
+import { eventually } from './support/contract';
 import { startTemporalHarness, type TemporalHarness } from './support/temporal-harness';
 
 const k1: CodecKey = { id: 'k1', key: Buffer.alloc(32, 11) };
@@ -262,4 +264,36 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
       await native.close();
     }
   }, 60_000);
+
+  test('a cleanup leaves an expired session’s closed runs to the namespace retention: they stay listed and no longer decode', async () => {
+    const id = `shred-expired-${run}`;
+    const wid = sessionWorkflowId(id);
+    const recovery = new SessionRecovery(h.service);
+    await recovery.recoverSession(id, 42, 'assistant');
+    await recovery.appendTurn(id, `${secret} expiring`, 'ok', '');
+    await eventually(async () => expect((await loadSnapshot(h.pool, id))?.context.messages).toHaveLength(2));
+    // Its actor's run closes (as an idle one would), and the session ages past the retention.
+    const { runId } = await h.client.workflow.getHandle(wid).describe();
+    await h.client.workflow.getHandle(wid).terminate('closed, as an idle actor');
+    await h.pool.query('UPDATE conversation_context SET updated_at = $2 WHERE session_id = $1', [
+      id,
+      Math.floor(Date.now() / 1000) - 40 * 86_400,
+    ]);
+    const copy = (await h.client.workflow
+      .getHandle(wid, runId)
+      .fetchHistory()) as temporal.api.history.v1.IHistory;
+    const sealed = payloadsOf(copy).filter((p) => keyIdOf(p) !== undefined);
+    expect(sealed.length).toBeGreaterThan(3);
+
+    expect(await h.service.cleanupExpired(30)).toBe(1);
+    expect(await loadSnapshot(h.pool, id)).toBeNull();
+    // Not erased one by one: the run is still there, for the namespace retention to remove ...
+    expect((await h.client.workflow.getHandle(wid, runId).describe()).status.name).toBe('TERMINATED');
+    // ... and nothing of it decodes any more.
+    const reader = new SessionKeyCodec([k1], new SessionKeyStore([k1], { db: h.pool }));
+    const outcomes = await Promise.allSettled(sealed.map((p) => reader.decode([p])));
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason instanceof PayloadErasedError)).toBe(
+      true,
+    );
+  });
 });

@@ -15,6 +15,9 @@ export interface CleanupRun {
   seconds: number;
   rowsPerSec: number;
   timedOut: boolean;
+  /** Expired seeded sessions left after the cleanup (goal 0) and unexpired ones it deleted (goal 0). */
+  survivors: number;
+  freshDeleted: number;
   turnsBefore: Latency;
   turnsDuring: Latency;
   p99Ratio: number;
@@ -55,6 +58,17 @@ async function cleanupWith(
     { prefix: `${ctx.runId}-exp-${tag}`, count: m, firstUser: 2_000_000, perUser: 20, newest: now - 40 * 86_400, spreadSeconds: 20 * 86_400 },
     (n) => progress.tick(n),
   );
+  // Unexpired sessions beside them (1 per 100, ≥ 1 day inside the retention): the cleanup must not touch them.
+  const fresh = Math.max(100, Math.floor(m / 100));
+  const freshPrefix = `${ctx.runId}-fresh-${tag}`;
+  await seedSessions(target.pool, {
+    prefix: freshPrefix,
+    count: fresh,
+    firstUser: 3_000_000,
+    perUser: 20,
+    newest: now - 86_400,
+    spreadSeconds: (RETENTION_DAYS - 2) * 86_400,
+  });
   await target.pool.query('ANALYZE conversation_context');
   const recovery = new SessionRecovery(target.service);
   const id = `${ctx.runId}-cleanup-turns-${tag}`;
@@ -107,6 +121,10 @@ async function cleanupWith(
     await work;
   }
   const deleted = expiredBefore - (await expiredNow());
+  const left = async (prefix: string) =>
+    Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM conversation_context WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
+  const survivors = timedOut ? NaN : await left(`${ctx.runId}-exp-${tag}`);
+  const freshDeleted = fresh - (await left(freshPrefix));
   progress.done();
   const b = latency(before);
   const d = latency(during);
@@ -117,6 +135,8 @@ async function cleanupWith(
     seconds,
     rowsPerSec: deleted / seconds,
     timedOut,
+    survivors,
+    freshDeleted,
     turnsBefore: b,
     turnsDuring: d,
     p99Ratio: d.p99 / b.p99,

@@ -41,6 +41,8 @@ export const EXPIRE_RANGE_BUDGET_MS = 120_000;
 interface Deps {
   pool: Pool;
   client: Client;
+  /** Payloads are sealed with keys per session: runs of deleted sessions are left to the namespace retention. */
+  shredded?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function expireRange(
     const last = candidates[candidates.length - 1].sessionId;
     const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
       index,
+      eraseRuns: !deps.shredded,
       onProgress: heartbeat,
       deleteCold: (cold, byActors) =>
         expireBatchRecorded(deps.pool, {
@@ -100,6 +103,7 @@ export async function expireOneBatch(
   if (dry_run || candidates.length === 0)
     return { selected: candidates.length, deleted: candidates.length, kept: 0, last };
   const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
+    eraseRuns: !deps.shredded,
     onProgress: heartbeat,
   });
   return { selected: candidates.length, deleted: expired.length, kept: kept.length, last };
@@ -133,6 +137,11 @@ export async function expireSessions(
   options: {
     concurrency?: number;
     onProgress?: () => void;
+    /**
+     * Erase the runs of the sessions deleted (step 4); default true. False when their keys were destroyed with them:
+     * the runs no longer decode, and the namespace retention removes them.
+     */
+    eraseRuns?: boolean;
     /** The cleanup's listing of every actor run (see indexSessionRuns), used for sessions claimed before it. */
     index?: RunIndex | null;
     /**
@@ -210,6 +219,8 @@ export async function expireSessions(
   for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
 
   // 4. Erase: through the removing run for the actor-expired; the listed runs (all closed) for the SQL-expired.
+  // Not when the sessions' keys went with them: what their runs hold no longer decodes.
+  if (options.eraseRuns === false) return { expired, kept };
   await forEachLimit(erasures, concurrency, async ({ workflowId, runId }) => {
     // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
     await (runId ? eraseRunsThrough(client, workflowId, runId) : eraseWorkflowHistories(client, workflowId));

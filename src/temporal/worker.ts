@@ -5,6 +5,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { type SnapshotObserver, createActivities } from '../../activities';
+import { SessionKeyCodec } from '../codec/session-key-codec';
 
 export interface SessionWorkerOptions {
   connection: NativeConnection;
@@ -51,7 +52,20 @@ export async function createSessionWorker(options: SessionWorkerOptions): Promis
     ...(options.workflowBundlePath
       ? { workflowBundle: { codePath: options.workflowBundlePath } }
       : { workflowsPath: workflowsPath() }),
-    activities: createActivities({ pool: options.pool, client, observer: options.metrics }),
+    activities: createActivities({
+      pool: options.pool,
+      client,
+      observer: options.metrics,
+      shredded: shreds(options.dataConverter),
+    }),
     ...options.tuning,
   });
+}
+
+/**
+ * Whether payloads are sealed with a key per session (DS_CODEC_SESSION_KEYS): a deleted session's runs are then
+ * unreadable, and a cleanup leaves them to the namespace retention instead of erasing them one by one.
+ */
+function shreds(dataConverter: DataConverter | undefined): boolean {
+  return (dataConverter?.payloadCodecs ?? []).some((c) => c instanceof SessionKeyCodec);
 }
