@@ -14,6 +14,7 @@ import {
   eraseRunsThrough,
   eraseWorkflowHistories,
   forEachLimit,
+  indexSessionRuns,
   isRunning,
   listRuns,
 } from './erasure';
@@ -23,7 +24,6 @@ import type {
   ExpireRangeInput,
   ExpireRangeOutput,
 } from '../../activities/cleanup';
-import { indexSessionRuns } from './erasure';
 import {
   type CleanupProgress,
   type ExpiryCandidate,
