@@ -16,6 +16,7 @@ const LIST_CHUNK = 100;
 export const ERASE_CONCURRENCY = 16;
 /** How long the run that removed a session may take to close after answering (it closes in the same task). */
 const CLOSE_WAIT_MS = 30_000;
+
 export interface RunRef {
   workflowId: string;
   runId: string;
