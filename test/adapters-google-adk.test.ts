@@ -161,7 +161,8 @@ describe('Google ADK session service on the actor', () => {
     await same((s) =>
       s.appendEvent({
         session: { ...key('ann', 's1'), id: 's1', state: {}, events: [], lastUpdateTime: 0 },
-        event: createEvent({ partial: true, id: 'p' }),
+        // A timestamp of its own: createEvent's default (now) differs by a millisecond between the two calls.
+        event: createEvent({ partial: true, id: 'p', timestamp: t0 + 9000 }),
       }),
     );
     await same((s) => s.getSession(key('ann', 's1')), comparable);
