@@ -361,6 +361,21 @@ describe('ownership travels with every command (case 6)', () => {
     expect((await h.service.loadContext(id))?.messages).toEqual([]);
   });
 
+  test('a write to a missing session leaves no run behind for the idle timeout (60 s here): it ends within seconds', async () => {
+    const id = uniqueIds().sessionId();
+    await expect(
+      h.service.execute(id, { type: 'appendTurn', user: 'q', assistant: 'a' }),
+    ).rejects.toBeInstanceOf(SessionNotFoundError);
+    const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
+    // Each such write started an actor that held nothing and idled for the whole timeout: a client writing to
+    // made-up ids kept one cached run per id.
+    await eventually(async () => expect((await handle.describe()).status.name).toBe('COMPLETED'), 30_000);
+    // The id is as free as before: a new session starts, and writes to it go through.
+    await recovery.recoverSession(id, 7);
+    await recovery.appendTurn(id, 'q', 'a');
+    expect((await h.service.loadContext(id))?.messages).toHaveLength(2);
+  });
+
   test('a command expecting another owner is refused and changes nothing', async () => {
     const ids = uniqueIds();
     const id = ids.sessionId();

@@ -106,6 +106,14 @@ const DEFAULTS = {
   persistEvery: 16,
 };
 
+/**
+ * How long a run that holds no session (a write to a missing one, refused) waits for a command before it ends:
+ * seconds, not the idle timeout, so writes to made-up ids do not keep a cached run each.
+ */
+const EMPTY_IDLE_TIMEOUT_MS = 5_000;
+/** Patch id of that short idle: runs recorded before it idle for the whole timeout. */
+const EMPTY_RUNS_END_SOON = 'empty-runs-end-soon';
+
 /** Patch id of the lifecycle machine: runs recorded before it replay with legacySessionActor. */
 const LIFECYCLE_MACHINE = 'lifecycle-machine';
 
@@ -543,11 +551,15 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   } else describe();
   pump();
 
-  // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on.
+  // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on. A run
+  // holding no session idles for seconds only (runs recorded before that patch: the whole timeout).
+  const emptyRunsEndSoon = patched(EMPTY_RUNS_END_SOON);
+  const idleLimitMs = (): number =>
+    emptyRunsEndSoon && !state.snapshot ? Math.min(idleTimeoutMs, EMPTY_IDLE_TIMEOUT_MS) : idleTimeoutMs;
   let idle = false;
   const watchIdle = async (): Promise<void> => {
     for (;;) {
-      const remaining = state.lastActivityMs + idleTimeoutMs - Date.now();
+      const remaining = state.lastActivityMs + idleLimitMs() - Date.now();
       if (remaining <= 0) {
         idle = true;
         return;
@@ -620,7 +632,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       return continueAsNew<typeof sessionActor>({ ...input, carried });
     }
     // complete: idle, failed and idle, or removed. Re-check idleness: a command may have come with the last timer.
-    if (phase.name !== 'removed' && Date.now() - state.lastActivityMs < idleTimeoutMs) {
+    if (phase.name !== 'removed' && Date.now() - state.lastActivityMs < idleLimitMs()) {
       idle = false;
       void watchIdle();
       continue;
