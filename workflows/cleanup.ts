@@ -109,7 +109,10 @@ async function cleanupByRanges(input: CleanupInput, cutoff: number): Promise<Cle
   const before = input.carried ?? { deleted: 0, batches: 0 };
   for (;;) {
     if (workflowInfo().continueAsNewSuggested)
-      return continueAsNew<typeof sessionCleanup>({ ...input, carried: { cutoff, after: null, ...before } });
+      return continueAsNew<typeof sessionCleanup>({
+        ...input,
+        carried: { cutoff, after: null, deleted: before.deleted, batches: before.batches },
+      });
     const range = await expireRange({
       cleanup_id: `${workflowId}/${firstExecutionRunId}`,
       cutoff,
