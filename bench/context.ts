@@ -25,6 +25,8 @@ export interface Sizes {
   listQueries: number;
   /** Expired sessions each cleanup deletes. */
   cleanupRows: number;
+  /** Turns per session of the paced history group (one per 5 s). */
+  pacedTurns: number;
   memorySessions: number;
   /** SQLite-settings comparison: sequential ops per series and throughput duration. */
   sqliteTurns: number;

@@ -62,6 +62,10 @@ test(
         expect(results[key]).toBeDefined();
       }
       expect(stdout).toContain('| workload |');
+      // The paced sessions' turns were read back from their histories (issue 15's actions per turn at one per 5 s).
+      const history = results.history as { appliedPaced: { turns: number }; durablePaced: { turns: number } };
+      expect(history.appliedPaced.turns).toBeGreaterThan(0);
+      expect(history.durablePaced.turns).toBeGreaterThan(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(out.replace(/\.json$/, '-worker.log'), { force: true });

@@ -3,7 +3,9 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { countActions } from '../actions';
+import { productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
+import type { TemporalSessionService } from '../../src/temporal/service';
 import { figure, Figure } from '../stats';
 
 export interface HistoryGroup {
@@ -101,6 +103,66 @@ export interface HistoryResult {
   appliedSaturated: HistoryGroup;
   durableSaturated: HistoryGroup;
   floorSaturated: HistoryGroup;
+  /** Sessions that each take one turn every PACE_MS (issue 15's "one turn per 5 s"), from their creation on. */
+  appliedPaced: HistoryGroup;
+  durablePaced: HistoryGroup;
+  /** The same with the snapshot write coalesced over WIDE_WINDOW_MS (the lever: fewer writes and timers, more lag). */
+  appliedPacedWide: HistoryGroup;
+  durablePacedWide: HistoryGroup;
+}
+
+/** The coalescing window of the wide paced group: a snapshot write (and its timer) per this much time. */
+export const WIDE_WINDOW_MS = 30_000;
+
+/** One turn per session this often (sizes.pacedTurns turns each), on PACED_SESSIONS sessions per mode. */
+const PACE_MS = 5_000;
+const PACED_SESSIONS = 10;
+
+/**
+ * Creates PACED_SESSIONS sessions per mode and gives each a turn every PACE_MS, spread over the interval: what an
+ * interactive agent's session looks like. Its actions per turn include the session's start (a run, its load, its
+ * search attributes), as a real session's do.
+ */
+async function drivePaced(
+  ctx: BenchContext,
+): Promise<{ applied: string[]; durable: string[]; appliedWide: string[]; durableWide: string[] }> {
+  const product = productDriver(ctx.target.service as TemporalSessionService);
+  const wide = productDriver(ctx.target.serviceWith({ persistDelayMs: WIDE_WINDOW_MS, persistEvery: 1_000 }));
+  const ids = (mode: string) => Array.from({ length: PACED_SESSIONS }, (_, i) => `${ctx.runId}-paced-${mode}-${i}`);
+  const applied = ids('applied');
+  const durable = ids('durable');
+  const appliedWide = ids('applied-wide');
+  const durableWide = ids('durable-wide');
+  const turns = ctx.sizes.pacedTurns;
+  ctx.progress.step(`history: ${turns} turns per session, one per ${PACE_MS / 1000} s`, turns);
+  const all = [
+    ...applied.map((id) => ({ id, applied: true, driver: product })),
+    ...durable.map((id) => ({ id, applied: false, driver: product })),
+    ...appliedWide.map((id) => ({ id, applied: true, driver: wide })),
+    ...durableWide.map((id) => ({ id, applied: false, driver: wide })),
+  ];
+  await Promise.all(
+    all.map(async (s, i) => {
+      await sleep((PACE_MS * i) / all.length);
+      const { driver } = s;
+      await driver.recover(s.id, 5_000_000 + i);
+      for (let t = 0; t < turns; t++) {
+        const started = Date.now();
+        if (s.applied) await driver.appendApplied(s.id, `paced question ${t}`, `paced answer ${t}`);
+        else await driver.appendDurable(s.id, `paced question ${t}`, `paced answer ${t}`);
+        if (i === 0) ctx.progress.tick();
+        await sleep(Math.max(0, PACE_MS - (Date.now() - started)));
+      }
+    }),
+  );
+  // The last durable turns and the delayed writes land before the histories are read.
+  await sleep(2_000);
+  ctx.progress.done();
+  return { applied, durable, appliedWide, durableWide };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export async function runHistory(
@@ -111,7 +173,8 @@ export async function runHistory(
   const { progress } = ctx;
   const c = ctx.target.client;
   const wf = (id: string) => `session/${id}`;
-  progress.step('history: reading histories', 6);
+  const paced = await drivePaced(ctx);
+  progress.step('history: reading histories', 10);
   const step = async <T>(p: Promise<T>): Promise<T> => {
     const v = await p;
     progress.tick();
@@ -124,6 +187,10 @@ export async function runHistory(
     appliedSaturated: await step(readHistories(c, sample.applied, 'update')),
     durableSaturated: await step(readHistories(c, sample.durable, 'signal')),
     floorSaturated: await step(readHistories(c, sample.floor, 'any')),
+    appliedPaced: await step(readHistories(c, paced.applied.map(wf), 'update')),
+    durablePaced: await step(readHistories(c, paced.durable.map(wf), 'signal')),
+    appliedPacedWide: await step(readHistories(c, paced.appliedWide.map(wf), 'update')),
+    durablePacedWide: await step(readHistories(c, paced.durableWide.map(wf), 'signal')),
   };
   progress.done();
   return result;
