@@ -2,7 +2,7 @@
 // removed (never one started after it), list every run of the session actors once for a cleanup, and the helpers
 // retention shares (bounded concurrency, visibility quoting). Used by TemporalSessionService.deleteSession and by
 // the cleanup's batches (expire.ts).
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { StorageError } from '../errors';
 import { isActorGone } from '../temporal/failures';
@@ -93,19 +93,27 @@ export async function indexSessionRuns(
   const runs = new Map<string, RunRef[]>();
   let seen = 0;
   for await (const e of client.workflow.list({ query })) {
-    const run = {
-      workflowId: e.workflowId,
-      runId: e.runId,
-      running: e.status.name === 'RUNNING',
-      startTime: e.startTime,
-      closeTime: e.closeTime,
-    };
-    const listed = runs.get(e.workflowId);
-    if (listed) listed.push(run);
-    else runs.set(e.workflowId, [run]);
+    addRun(runs, toRunRef(e));
     if (++seen % 1000 === 0) onProgress?.();
   }
   return { listedAtMs, runs };
+}
+
+/** Adds a run to the runs of its workflow id. */
+export function addRun(runs: Map<string, RunRef[]>, run: RunRef): void {
+  const listed = runs.get(run.workflowId);
+  if (listed) listed.push(run);
+  else runs.set(run.workflowId, [run]);
+}
+
+function toRunRef(e: WorkflowExecutionInfo): RunRef {
+  return {
+    workflowId: e.workflowId,
+    runId: e.runId,
+    running: e.status.name === 'RUNNING',
+    startTime: e.startTime,
+    closeTime: e.closeTime,
+  };
 }
 
 /** Waits until the run has closed and returns its start time; null when the run no longer exists. */
@@ -151,15 +159,7 @@ export async function listRuns(
       chunk.length === 1
         ? `WorkflowId = ${quoteVisibility(chunk[0])}`
         : `WorkflowId IN (${chunk.map(quoteVisibility).join(', ')})`;
-    for await (const e of client.workflow.list({ query })) {
-      runs.push({
-        workflowId: e.workflowId,
-        runId: e.runId,
-        running: e.status.name === 'RUNNING',
-        startTime: e.startTime,
-        closeTime: e.closeTime,
-      });
-    }
+    for await (const e of client.workflow.list({ query })) runs.push(toRunRef(e));
   });
   return runs;
 }

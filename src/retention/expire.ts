@@ -13,6 +13,7 @@ import {
   deleteRun,
   eraseRunsThrough,
   eraseWorkflowHistories,
+  addRun,
   forEachLimit,
   indexSessionRuns,
   isRunning,
@@ -162,36 +163,27 @@ export async function expireSessions(
   // From the cleanup's index for a session no actor claimed since shortly before the index was made (a chain that
   // started later has claimed it); by a query of its own otherwise.
   const sinceIndexed = index ? (Date.now() - index.listedAtMs) / 1000 + VISIBILITY_GRACE_SECONDS : 0;
-  const unindexed = index
-    ? candidates.filter((c) => c.claimedSecondsAgo !== null && c.claimedSecondsAgo < sinceIndexed)
-    : candidates;
   const runsOf = new Map<string, RunRef[]>();
-  if (index) {
-    for (const c of candidates) {
-      const workflowId = sessionWorkflowId(c.sessionId);
-      const indexed = index.runs.get(workflowId);
-      if (indexed) runsOf.set(workflowId, indexed);
-    }
+  const unindexed: string[] = [];
+  for (const c of candidates) {
+    const workflowId = sessionWorkflowId(c.sessionId);
+    const claimedSince = c.claimedSecondsAgo !== null && c.claimedSecondsAgo < sinceIndexed;
+    if (!index || claimedSince) unindexed.push(workflowId);
+    else runsOf.set(workflowId, index.runs.get(workflowId) ?? []);
   }
-  for (const c of unindexed) runsOf.delete(sessionWorkflowId(c.sessionId));
-  const listed = await listRuns(
-    client,
-    unindexed.map((c) => sessionWorkflowId(c.sessionId)),
-    concurrency,
-  );
+  for (const run of await listRuns(client, unindexed, concurrency)) addRun(runsOf, run);
   options.onProgress?.();
-  for (const r of listed) runsOf.set(r.workflowId, [...(runsOf.get(r.workflowId) ?? []), r]);
   // Held: an actor runs. Visibility says so for all but the last moments of a change: a run that started (claimed)
   // or closed (a continue-as-new, whose successor of the same chain may not show yet) within the grace period is
   // asked about directly. A new chain that started unseen is caught by the holder guard of the SQL in step 3.
   const held = new Set<string>();
   await forEachLimit(candidates, concurrency, async (c) => {
     const workflowId = sessionWorkflowId(c.sessionId);
-    const listed = runsOf.get(workflowId) ?? [];
-    if (listed.some((r) => r.running)) held.add(c.sessionId);
+    const runs = runsOf.get(workflowId) ?? [];
+    if (runs.some((r) => r.running)) held.add(c.sessionId);
     else if (
       (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) ||
-      listed.some((r) => r.closeTime && now - r.closeTime.getTime() < VISIBILITY_GRACE_SECONDS * 1000)
+      runs.some((r) => r.closeTime && now - r.closeTime.getTime() < VISIBILITY_GRACE_SECONDS * 1000)
     ) {
       if (await isRunning(client, workflowId)) held.add(c.sessionId);
     }
