@@ -126,7 +126,6 @@ export const wireCommands = {
   }),
 };
 
-/** Caller mistakes become non-retryable failures of the update (the workflow itself never fails for them). */
 /** The update failure type of each rules error code (any other code: a validation failure). */
 const FAILURE_TYPE_OF: Partial<Record<SessionError['code'], string>> = {
   session_not_found: FAILURE_TYPES.notFound,
@@ -136,6 +135,7 @@ const FAILURE_TYPE_OF: Partial<Record<SessionError['code'], string>> = {
   storage_unavailable: SESSION_STORAGE_FAILED,
 };
 
+/** Caller mistakes become non-retryable failures of the update (the workflow itself never fails for them). */
 export function toFailure(err: unknown): Error {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SessionError) {
