@@ -72,6 +72,30 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     store.usePool(h.pool);
     workerStore.usePool(h.pool);
   });
+  /**
+   * A service in another process that has cached the session's live key now (it caches keys like a worker) and is
+   * not told of deletions made here.
+   */
+  async function staleService(id: string): Promise<TemporalSessionService> {
+    const staleStore = new SessionKeyStore([k1], { db: h.pool });
+    staleStore.close();
+    const staleCodec = new SessionKeyCodec([k1], staleStore);
+    await staleCodec.encode([{ metadata: {}, data: new Uint8Array() }], {
+      type: 'workflow',
+      namespace: 'default',
+      workflowId: sessionWorkflowId(id),
+    });
+    return new TemporalSessionService({
+      client: new Client({
+        connection: h.client.connection,
+        namespace: h.client.options.namespace,
+        dataConverter: { payloadCodecs: [staleCodec] },
+      }),
+      pool: h.pool,
+      taskQueue: h.taskQueue,
+    });
+  }
+
   afterAll(async () => {
     store?.close();
     workerStore?.close();
@@ -160,25 +184,8 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     const recovery = new SessionRecovery(h.service);
     await recovery.recoverSession(id, 42, 'assistant');
     await recovery.appendTurn(id, 'before', 'ok', '');
-    // Another process: it caches keys like a worker and is not told of deletions made here.
-    const staleStore = new SessionKeyStore([k1], { db: h.pool });
-    staleStore.close();
-    const staleCodec = new SessionKeyCodec([k1], staleStore);
-    await staleCodec.encode([{ metadata: {}, data: new Uint8Array() }], {
-      type: 'workflow',
-      namespace: 'default',
-      workflowId: sessionWorkflowId(id),
-    });
+    const stale = await staleService(id);
     await h.service.deleteSession(id);
-    const stale = new TemporalSessionService({
-      client: new Client({
-        connection: h.client.connection,
-        namespace: h.client.options.namespace,
-        dataConverter: { payloadCodecs: [staleCodec] },
-      }),
-      pool: h.pool,
-      taskQueue: h.taskQueue,
-    });
     // Its write starts a new run under the destroyed key: nobody can read that run's input, so the write fails.
     await expect(new SessionRecovery(stale).recoverSession(id, 42, 'assistant')).rejects.toThrow();
     // A write from a process with the live key: the undecodable run is ended, and the session works again.
@@ -192,26 +199,10 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     const recovery = new SessionRecovery(h.service);
     await recovery.recoverSession(id, 42, 'assistant');
     await recovery.appendTurn(id, 'first life', 'ok', '');
-    const staleStore = new SessionKeyStore([k1], { db: h.pool });
-    staleStore.close();
-    const staleCodec = new SessionKeyCodec([k1], staleStore);
-    await staleCodec.encode([{ metadata: {}, data: new Uint8Array() }], {
-      type: 'workflow',
-      namespace: 'default',
-      workflowId: sessionWorkflowId(id),
-    });
+    const stale = await staleService(id);
     await h.service.deleteSession(id);
     await recovery.recoverSession(id, 42, 'assistant');
     await recovery.appendTurn(id, 'second life', 'ok', '');
-    const stale = new TemporalSessionService({
-      client: new Client({
-        connection: h.client.connection,
-        namespace: h.client.options.namespace,
-        dataConverter: { payloadCodecs: [staleCodec] },
-      }),
-      pool: h.pool,
-      taskQueue: h.taskQueue,
-    });
     // Acknowledged by Temporal (a signal), under the destroyed key: it belonged to the deleted incarnation.
     await stale.submitTurn(id, 'stale durable turn', 'ok');
     const t0 = Date.now();
