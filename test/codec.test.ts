@@ -15,6 +15,7 @@ import {
   parseKeyRing,
   readKeyFile,
   resolveCodecKeys,
+  UiSessions,
   type CodecKey,
 } from '../src/codec';
 import { loadConfig } from '../src/config';
@@ -185,6 +186,32 @@ describe('key ring sources', () => {
   });
 });
 
+describe('UI session tokens', () => {
+  // Every spelling of a signature other than the one issued is refused. A base64url signature of 32 bytes has
+  // 43 characters, the last one carrying 2 unused bits: A, B, C and D there decode to the same bytes, so a check
+  // of decoded bytes took a changed token (a CI run failed on exactly that in the routes test below).
+  test('a token changed in any character, the unused bits of the last one included, is refused', () => {
+    let clock = 1_000;
+    const sessions = new UiSessions(60_000, () => clock);
+    const token = sessions.issue();
+    expect(sessions.valid(token)).toBe(true);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let i = 0; i < token.length; i++) {
+      const others = token[i] === '.' ? ['x'] : [...alphabet, '.', '='].filter((c) => c !== token[i]);
+      for (const c of others) expect(sessions.valid(token.slice(0, i) + c + token.slice(i + 1))).toBe(false);
+    }
+    // Padding or characters base64url decoding ignores, appended: refused as well.
+    for (const tail of ['=', '==', ' ', '!', '\n']) expect(sessions.valid(token + tail)).toBe(false);
+    expect(sessions.valid(token.slice(0, -1))).toBe(false);
+    expect(sessions.valid('')).toBe(false);
+    expect(sessions.valid(undefined)).toBe(false);
+    // Expired: refused; another instance's token: refused.
+    clock += 60_001;
+    expect(sessions.valid(token)).toBe(false);
+    expect(new UiSessions(60_000, () => 1_000).valid(token)).toBe(false);
+  });
+});
+
 describe('codec routes', () => {
   const UI = 'http://127.0.0.1:8233';
   const codec = new AesGcmCodec([k2, k1]);
@@ -300,7 +327,8 @@ describe('codec routes', () => {
       expect((await post({ cookie })).statusCode).toBe(401);
       // A cookie not issued by this server, or changed by one character: refused.
       const [, value] = cookie.split('=');
-      const flipped = `ds_codec_ui=${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+      const mid = Math.floor(value.length / 2);
+      const flipped = `ds_codec_ui=${value.slice(0, mid)}${value[mid] === 'A' ? 'B' : 'A'}${value.slice(mid + 1)}`;
       expect((await post({ origin: UI, cookie: flipped })).statusCode).toBe(401);
       expect((await post({ origin: UI, cookie: 'ds_codec_ui=1.2.3' })).statusCode).toBe(401);
       // Another API instance (another secret) does not take this one's cookie.

@@ -29,8 +29,10 @@ export class UiSessions {
     const dot = token.lastIndexOf('.');
     if (dot <= 0) return false;
     const body = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.mac(body), 'base64url');
+    // The signature's characters, compared as issued: decoding first would take other spellings of the same bytes
+    // (the unused bits of the last base64url character, padding, characters the decoder skips).
+    const given = Buffer.from(token.slice(dot + 1), 'utf8');
+    const expected = Buffer.from(this.mac(body), 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
     const expiry = Number(body.split('.')[0]);
     return Number.isFinite(expiry) && expiry > this.now();
