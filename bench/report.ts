@@ -67,6 +67,10 @@ export function markdownTable(r: Results): string {
       add('Temporal actions per turn, one turn per 5 s per session (creation included)', `applied ${num(h.appliedPaced.actionsPerTurn, 2)} · durable ${num(h.durablePaced.actionsPerTurn, 2)}`,
         `by event: applied ${topActions(h.appliedPaced.actionsPerTurnByType)}; durable ${topActions(h.durablePaced.actionsPerTurnByType)}`, '≤ 1.5 applied, ≤ 1.2 durable', verdict(paced));
     }
+    if (h.appliedPacedTrailing && h.durablePacedTrailing) {
+      add('… with every write waiting the window (no leading edge: the actor before it)', `applied ${num(h.appliedPacedTrailing.actionsPerTurn, 2)} · durable ${num(h.durablePacedTrailing.actionsPerTurn, 2)}`,
+        `by event: applied ${topActions(h.appliedPacedTrailing.actionsPerTurnByType)}; durable ${topActions(h.durablePacedTrailing.actionsPerTurnByType)}`, '', '');
+    }
     if (h.appliedPacedWide && h.durablePacedWide) {
       const wide = h.appliedPacedWide.actionsPerTurn <= 1.5 && h.durablePacedWide.actionsPerTurn <= 1.2;
       add(`… with the snapshot write coalesced over ${WIDE_WINDOW_MS / 1000} s (Postgres lags by up to that)`, `applied ${num(h.appliedPacedWide.actionsPerTurn, 2)} · durable ${num(h.durablePacedWide.actionsPerTurn, 2)}`,

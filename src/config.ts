@@ -17,6 +17,11 @@ export interface ActorConfig {
   persistDelayMs: number;
   /** The actor writes at once when this many versions are unwritten. */
   persistEvery: number;
+  /**
+   * false: every write waits `persistDelayMs`, also after a quiet window (the default writes such a change at once:
+   * one timer and one workflow task fewer per turn when turns are further apart than the window).
+   */
+  persistLeadingEdge?: boolean;
   /** Keys per session: the actor removes a session in a local activity (SessionActorInput.remove_locally). */
   removeLocally?: boolean;
 }

@@ -296,3 +296,68 @@ describe('durable turn backlog', () => {
     }
   });
 });
+
+describe('snapshot writes: at once after a quiet window, coalesced within one', () => {
+  let h: TemporalHarness;
+  let recovery: SessionRecovery;
+  const windowMs = 1_500;
+
+  beforeAll(async () => {
+    h = await startTemporalHarness('actor_persist', {
+      idleTimeoutMs: 60_000,
+      persistDelayMs: windowMs,
+      persistEvery: 1_000,
+    });
+    recovery = new SessionRecovery(h.service);
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  test('a change after a quiet window is written in the task that applies it (no timer); later ones wait and coalesce', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    await eventually(async () => expect((await loadSnapshot(h.pool, id))?.version).toBe(1), 10_000);
+    await new Promise((r) => setTimeout(r, windowMs + 200));
+
+    const first = await recovery.appendTurn(id, 'q0', 'a0');
+    let last = first.version;
+    for (let i = 1; i <= 3; i++) last = (await recovery.appendTurn(id, `q${i}`, `a${i}`)).version;
+    await eventually(async () => expect((await loadSnapshot(h.pool, id))?.version).toBe(last), 10_000);
+
+    const events = (await h.client.workflow.getHandle(sessionWorkflowId(id)).fetchHistory()).events ?? [];
+    const accepted = events.findIndex(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'appendTurn',
+    );
+    expect(accepted).toBeGreaterThan(0);
+    const after = events.slice(accepted);
+    const kinds = after
+      .map((e) =>
+        e.eventType === EventType.EVENT_TYPE_TIMER_STARTED
+          ? 'timer'
+          : e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeSnapshot'
+            ? 'write'
+            : e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+              ? 'answered'
+              : undefined,
+      )
+      .filter((k) => k !== undefined);
+    // The first turn: answered and written from the same task, with no timer before the write. The three turns
+    // that follow it within the window: one timer, then one write of all three.
+    expect(kinds.slice(0, 2).sort()).toEqual(['answered', 'write']);
+    expect(kinds.filter((k) => k === 'write')).toHaveLength(2);
+    expect(kinds.filter((k) => k === 'timer')).toHaveLength(1);
+    // The first write was commanded by the task that accepted (and answered) the first turn.
+    const firstWrite =
+      accepted +
+      after.findIndex((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeSnapshot');
+    const taskBefore = (at: number) =>
+      events
+        .slice(0, at)
+        .map((e) => e.eventType)
+        .lastIndexOf(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+    expect(firstWrite).toBeGreaterThan(accepted);
+    expect(taskBefore(firstWrite)).toBe(taskBefore(accepted));
+  }, 60_000);
+});

@@ -240,8 +240,12 @@ describe('watching a session Postgres does not have yet', () => {
   let recovery: SessionRecovery;
 
   beforeAll(async () => {
-    // Snapshots wait a minute: the session lives only in its actor's runs, across continue-as-new.
-    h = await startTemporalHarness('agent_watch_unsaved', { continueAsNewAfter: 3, persistDelayMs: 60_000 });
+    // Snapshots wait a minute, also the first: the session lives only in its actor's runs, across continue-as-new.
+    h = await startTemporalHarness('agent_watch_unsaved', {
+      continueAsNewAfter: 3,
+      persistDelayMs: 60_000,
+      persistLeadingEdge: false,
+    });
     recovery = new SessionRecovery(h.service);
   });
   afterAll(async () => {

@@ -63,9 +63,11 @@ test(
       }
       expect(stdout).toContain('| workload |');
       // The paced sessions' turns were read back from their histories (issue 15's actions per turn at one per 5 s).
-      const history = results.history as { appliedPaced: { turns: number }; durablePaced: { turns: number } };
-      expect(history.appliedPaced.turns).toBeGreaterThan(0);
-      expect(history.durablePaced.turns).toBeGreaterThan(0);
+      const history = results.history as Record<string, { turns: number }>;
+      for (const group of ['Paced', 'PacedTrailing', 'PacedWide']) {
+        expect(history[`applied${group}`].turns).toBeGreaterThan(0);
+        expect(history[`durable${group}`].turns).toBeGreaterThan(0);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(out.replace(/\.json$/, '-worker.log'), { force: true });

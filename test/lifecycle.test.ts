@@ -560,6 +560,7 @@ describe('reads across continue-as-new', () => {
       continueAsNewAfter: 1,
       persistDelayMs: 60_000,
       persistEvery: 1_000,
+      persistLeadingEdge: false,
     });
     recovery = new SessionRecovery(h.service);
   });

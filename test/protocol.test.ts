@@ -42,6 +42,7 @@ const EXPECTED = {
     'remember_turn_ids',
     'persist_delay_ms',
     'persist_every',
+    'persist_leading_edge',
     'remove_locally',
     'carried',
   ],
@@ -188,6 +189,7 @@ const input: Required<SessionActorInput> = {
   remember_turn_ids: 1,
   persist_delay_ms: 1,
   persist_every: 1,
+  persist_leading_edge: false,
   remove_locally: true,
   carried: { snapshot: null, persisted_version: 0, turns: [], transcript: [batch] },
 };

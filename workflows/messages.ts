@@ -36,6 +36,11 @@ export interface SessionActorInput {
   /** Write the snapshot without waiting once this many versions are unwritten. */
   persist_every?: number;
   /**
+   * Whether a change after a quiet window (persist_delay_ms since the run's last write) is written at once, only
+   * changes within the window after a write waiting for its end (default true). false: every write waits the window.
+   */
+  persist_leading_edge?: boolean;
+  /**
    * Keys per session (docs/encryption.md): remove the session in a local activity, so that its data key is destroyed
    * inside the workflow task that answers the removal and closes the run, and no later task of this run has to
    * decode the payloads the key sealed. Carried across continue-as-new.

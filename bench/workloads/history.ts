@@ -5,6 +5,7 @@ import { temporal } from '@temporalio/proto';
 import { countActions } from '../actions';
 import { productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
+import type { ActorConfig } from '../../src/config';
 import type { TemporalSessionService } from '../../src/temporal/service';
 import { figure, Figure } from '../stats';
 
@@ -35,7 +36,11 @@ function typeName(t: number | null | undefined): string {
 }
 
 /** Reads every run of each workflow id; a turn is an accepted update, a received signal, or either ('any'). */
-export async function readHistories(client: Client, workflowIds: string[], turnEvent: 'update' | 'signal' | 'any'): Promise<HistoryGroup> {
+export async function readHistories(
+  client: Client,
+  workflowIds: string[],
+  turnEvent: 'update' | 'signal' | 'any',
+): Promise<HistoryGroup> {
   const byType: Record<string, number> = {};
   const actionsByType: Record<string, number> = {};
   let actions = 0;
@@ -74,7 +79,8 @@ export async function readHistories(client: Client, workflowIds: string[], turnE
     }
   }
   const perTurnByType: Record<string, number> = {};
-  for (const [k, v] of Object.entries(byType).sort((a, b) => b[1] - a[1])) perTurnByType[k] = turns ? v / turns : NaN;
+  for (const [k, v] of Object.entries(byType).sort((a, b) => b[1] - a[1]))
+    perTurnByType[k] = turns ? v / turns : NaN;
   const actionsPerTurnByType: Record<string, number> = {};
   for (const [k, v] of Object.entries(actionsByType).sort((a, b) => b[1] - a[1]))
     actionsPerTurnByType[k] = turns ? v / turns : NaN;
@@ -109,6 +115,9 @@ export interface HistoryResult {
   /** The same with the snapshot write coalesced over WIDE_WINDOW_MS (the lever: fewer writes and timers, more lag). */
   appliedPacedWide: HistoryGroup;
   durablePacedWide: HistoryGroup;
+  /** The product's window with every write waiting for it (persistLeadingEdge false): the actor before the leading edge. */
+  appliedPacedTrailing?: HistoryGroup;
+  durablePacedTrailing?: HistoryGroup;
 }
 
 /** The coalescing window of the wide paced group: a snapshot write (and its timer) per this much time. */
@@ -118,29 +127,36 @@ export const WIDE_WINDOW_MS = 30_000;
 const PACE_MS = 5_000;
 const PACED_SESSIONS = 10;
 
+/** The actor configs of the paced groups: the product's, its window without the leading edge, and a wide window. */
+const PACED_CONFIGS = {
+  product: {},
+  trailing: { persistLeadingEdge: false },
+  wide: { persistDelayMs: WIDE_WINDOW_MS, persistEvery: 1_000 },
+} satisfies Record<string, Partial<ActorConfig>>;
+type PacedConfig = keyof typeof PACED_CONFIGS;
+type PacedIds = Record<PacedConfig, { applied: string[]; durable: string[] }>;
+
 /**
- * Creates PACED_SESSIONS sessions per mode and gives each a turn every PACE_MS, spread over the interval: what an
- * interactive agent's session looks like. Its actions per turn include the session's start (a run, its load, its
- * search attributes), as a real session's do.
+ * Creates PACED_SESSIONS sessions per mode and config and gives each a turn every PACE_MS, spread over the interval:
+ * what an interactive agent's session looks like. Its actions per turn include the session's start (a run, its
+ * load, its search attributes), as a real session's do.
  */
-async function drivePaced(
-  ctx: BenchContext,
-): Promise<{ applied: string[]; durable: string[]; appliedWide: string[]; durableWide: string[] }> {
-  const product = productDriver(ctx.target.service as TemporalSessionService);
-  const wide = productDriver(ctx.target.serviceWith({ persistDelayMs: WIDE_WINDOW_MS, persistEvery: 1_000 }));
-  const ids = (mode: string) => Array.from({ length: PACED_SESSIONS }, (_, i) => `${ctx.runId}-paced-${mode}-${i}`);
-  const applied = ids('applied');
-  const durable = ids('durable');
-  const appliedWide = ids('applied-wide');
-  const durableWide = ids('durable-wide');
+async function drivePaced(ctx: BenchContext): Promise<PacedIds> {
+  const ids = {} as PacedIds;
+  const all: { id: string; applied: boolean; driver: ReturnType<typeof productDriver> }[] = [];
+  for (const key of Object.keys(PACED_CONFIGS) as PacedConfig[]) {
+    const driver =
+      key === 'product'
+        ? productDriver(ctx.target.service as TemporalSessionService)
+        : productDriver(ctx.target.serviceWith(PACED_CONFIGS[key]));
+    const of = (mode: string) =>
+      Array.from({ length: PACED_SESSIONS }, (_, i) => `${ctx.runId}-paced-${key}-${mode}-${i}`);
+    ids[key] = { applied: of('applied'), durable: of('durable') };
+    all.push(...ids[key].applied.map((id) => ({ id, applied: true, driver })));
+    all.push(...ids[key].durable.map((id) => ({ id, applied: false, driver })));
+  }
   const turns = ctx.sizes.pacedTurns;
   ctx.progress.step(`history: ${turns} turns per session, one per ${PACE_MS / 1000} s`, turns);
-  const all = [
-    ...applied.map((id) => ({ id, applied: true, driver: product })),
-    ...durable.map((id) => ({ id, applied: false, driver: product })),
-    ...appliedWide.map((id) => ({ id, applied: true, driver: wide })),
-    ...durableWide.map((id) => ({ id, applied: false, driver: wide })),
-  ];
   await Promise.all(
     all.map(async (s, i) => {
       await sleep((PACE_MS * i) / all.length);
@@ -158,7 +174,7 @@ async function drivePaced(
   // The last durable turns and the delayed writes land before the histories are read.
   await sleep(2_000);
   ctx.progress.done();
-  return { applied, durable, appliedWide, durableWide };
+  return ids;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -174,7 +190,7 @@ export async function runHistory(
   const c = ctx.target.client;
   const wf = (id: string) => `session/${id}`;
   const paced = await drivePaced(ctx);
-  progress.step('history: reading histories', 10);
+  progress.step('history: reading histories', 12);
   const step = async <T>(p: Promise<T>): Promise<T> => {
     const v = await p;
     progress.tick();
@@ -187,10 +203,12 @@ export async function runHistory(
     appliedSaturated: await step(readHistories(c, sample.applied, 'update')),
     durableSaturated: await step(readHistories(c, sample.durable, 'signal')),
     floorSaturated: await step(readHistories(c, sample.floor, 'any')),
-    appliedPaced: await step(readHistories(c, paced.applied.map(wf), 'update')),
-    durablePaced: await step(readHistories(c, paced.durable.map(wf), 'signal')),
-    appliedPacedWide: await step(readHistories(c, paced.appliedWide.map(wf), 'update')),
-    durablePacedWide: await step(readHistories(c, paced.durableWide.map(wf), 'signal')),
+    appliedPaced: await step(readHistories(c, paced.product.applied.map(wf), 'update')),
+    durablePaced: await step(readHistories(c, paced.product.durable.map(wf), 'signal')),
+    appliedPacedWide: await step(readHistories(c, paced.wide.applied.map(wf), 'update')),
+    durablePacedWide: await step(readHistories(c, paced.wide.durable.map(wf), 'signal')),
+    appliedPacedTrailing: await step(readHistories(c, paced.trailing.applied.map(wf), 'update')),
+    durablePacedTrailing: await step(readHistories(c, paced.trailing.durable.map(wf), 'signal')),
   };
   progress.done();
   return result;

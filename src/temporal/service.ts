@@ -473,6 +473,7 @@ export class TemporalSessionService
       remember_turn_ids: this.actor.rememberTurnIds,
       persist_delay_ms: this.actor.persistDelayMs,
       persist_every: this.actor.persistEvery,
+      ...(this.actor.persistLeadingEdge === false ? { persist_leading_edge: false } : {}),
       ...(this.actor.removeLocally ? { remove_locally: true } : {}),
     };
   }
