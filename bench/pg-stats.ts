@@ -34,6 +34,15 @@ export async function snapshotRowWrites(pool: pg.Pool, settleMs = 1_500): Promis
   }
 }
 
+/** The writes of a series that acknowledged turns, as counted: none at all means the counter missed them. */
+export function writesPerTurn(writes: number, turns: number): number {
+  if (turns > 0 && writes <= 0)
+    throw new Error(
+      `no snapshot writes counted for ${turns} acknowledged turns: the counter no longer sees the actor's upsert`,
+    );
+  return turns > 0 ? writes / turns : 0;
+}
+
 /**
  * Snapshot lag: for each acknowledged turn (session, version, ack wall time), the time until Postgres holds that
  * version, read from the row's `persisted_at` when a poll first sees it (resolution: the poll interval).

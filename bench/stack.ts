@@ -66,6 +66,8 @@ export async function startBase(log: (m: string) => void): Promise<BenchBase> {
     // once (pg_stat_user_tables may hold a busy backend's counts back for up to 10 s). It needs a restart.
     let admin = createPool(postgres.url, 1);
     await admin.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+    // The actor's upsert runs inside ds_persist_session (the fence): a nested statement, tracked only with `all`.
+    await admin.query(`ALTER SYSTEM SET pg_stat_statements.track = 'all'`);
     await admin.end();
     await postgres.stop();
     postgres = undefined;

@@ -4,7 +4,7 @@
 import { sessionWorkflowId } from '../../workflows/messages';
 import { ActorDriver, productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
-import { LagTracker, snapshotRowWrites } from '../pg-stats';
+import { LagTracker, snapshotRowWrites, writesPerTurn } from '../pg-stats';
 import { Figure, figure, forEachLimit, latency, percentile, ratio, sustain } from '../stats';
 
 type Series = 'floorUpdate' | 'applied' | 'floorSignal' | 'durable';
@@ -141,7 +141,7 @@ export async function measureThroughput(
       const done = await tracker.finish();
       a.unresolved += done.unresolved;
       const after = await snapshotRowWrites(target.pool);
-      a.writesPerTurn[mode].push((after - before) / result.ops);
+      a.writesPerTurn[mode].push(writesPerTurn(after - before, result.ops));
       a.lag[mode].p50.push(percentile(tracker.lags, 50));
       a.lag[mode].p99.push(percentile(tracker.lags, 99));
       a.lag[mode].max.push(percentile(tracker.lags, 100));
