@@ -596,10 +596,10 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     await condition(() => step() !== 'wait');
     const next = step();
     if (next === 'persist') {
-      // Delayed: commands arriving meanwhile coalesce into one write; a burst writes once `persistEvery` versions
-      // wait. The write runs outside the task that answers a command (applied p50 1.57x the Update floor inside it).
-      // After a quiet window a change is written at once (no timer, no second task); within the window after a
-      // write, changes wait for its end and coalesce.
+      // After a quiet window a change is written at once: the task that applies it schedules the write (a regular
+      // activity, so the answer does not wait for it; a local activity there cost 1.57x the Update floor). Within the
+      // window after a write, changes wait for its end and coalesce into one write; a burst writes once
+      // `persistEvery` versions wait.
       const flushNow = (): boolean => step() !== 'persist' || idle || state.versionsBehind >= persistEvery;
       if (persistDelayMs > 0 && !flushNow()) {
         leadingEdge ??= input.persist_leading_edge !== false && patched(PERSIST_LEADING_EDGE);
