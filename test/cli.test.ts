@@ -57,8 +57,13 @@ describe('durable-sessions CLI', () => {
       await recovery.recoverSession(id, user);
       await recovery.appendTurn(id, `question ${i}`, `answer ${i}`, i === 0 ? 'memo' : 'schedule');
     }
-    // Lists read Postgres, which follows the actors within the persist delay.
-    await eventually(async () => expect(await h.service.listSessions(user, 10)).toHaveLength(live.length));
+    // Lists read Postgres, which follows the actors within the persist delay: wait for each session's turn (its
+    // creation may be written first, at once, and the turn up to a window later).
+    await eventually(async () => {
+      const listed = await h.service.listSessions(user, 10);
+      expect(listed).toHaveLength(live.length);
+      for (const s of listed) expect(s.lastMessage).toMatch(/^answer \d$/);
+    });
     const longAgo = Math.floor(Date.now() / 1000) - 90 * 86400;
     for (const id of old) await h.seed(makeContext(id, oldUser, { createdAt: longAgo, updatedAt: longAgo }));
   });
