@@ -6,7 +6,6 @@ import { countActions } from '../actions';
 import { productDriver } from '../actor-driver';
 import type { BenchContext } from '../context';
 import type { ActorConfig } from '../../src/config';
-import type { TemporalSessionService } from '../../src/temporal/service';
 import { figure, Figure } from '../stats';
 
 export interface HistoryGroup {
@@ -145,10 +144,7 @@ async function drivePaced(ctx: BenchContext): Promise<PacedIds> {
   const ids = {} as PacedIds;
   const all: { id: string; applied: boolean; driver: ReturnType<typeof productDriver> }[] = [];
   for (const key of Object.keys(PACED_CONFIGS) as PacedConfig[]) {
-    const driver =
-      key === 'product'
-        ? productDriver(ctx.target.service as TemporalSessionService)
-        : productDriver(ctx.target.serviceWith(PACED_CONFIGS[key]));
+    const driver = productDriver(ctx.target.serviceWith(PACED_CONFIGS[key]));
     const of = (mode: string) =>
       Array.from({ length: PACED_SESSIONS }, (_, i) => `${ctx.runId}-paced-${key}-${mode}-${i}`);
     ids[key] = { applied: of('applied'), durable: of('durable') };
