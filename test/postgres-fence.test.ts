@@ -11,7 +11,13 @@ import {
   selectExpiryCandidates,
 } from '../src/retention/sql';
 import { claimSession, deleteSessionFenced, persistSession } from '../src/postgres/fence';
-import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
+import {
+  deleteExpiredBatch,
+  deleteIfExpired,
+  deleteSessionRow,
+  insertSnapshotsRaw,
+  loadSnapshot,
+} from '../src/postgres/snapshots';
 import type { SessionSnapshot } from '../src/session-rules';
 import { createTestDatabase } from './support/stack';
 
@@ -193,4 +199,64 @@ test("a cleanup's batch deletes set-wise under the same guard and records the cl
   expect(await readCleanupProgress(pool, 'c-none')).toEqual({ after: null, deleted: 0, kept: 0, batches: 0 });
   expect(await purgeCleanupProgress(pool, Math.floor(Date.now() / 1000) + 10)).toBeGreaterThanOrEqual(1);
   expect((await readCleanupProgress(pool, 'c1')).batches).toBe(0);
+});
+
+test("every deletion takes the session's transcript in the same statement; a cleanup's batch raises a tombstone a session had and lays the rest", async () => {
+  const lines = (version: number) => [
+    { version, messages: [{ role: 'user' as const, content: `t${version}` }] },
+  ];
+  const transcriptOf = async (ids: string[]) =>
+    (
+      await pool.query<{ session_id: string }>(
+        'SELECT DISTINCT session_id FROM session_transcript WHERE session_id = ANY($1::text[]) ORDER BY 1',
+        [ids],
+      )
+    ).rows.map((r) => r.session_id);
+  const tombstone = async (id: string) =>
+    (
+      await pool.query<{ version: string }>('SELECT version FROM session_tombstone WHERE session_id = $1', [
+        id,
+      ])
+    ).rows.map((r) => Number(r.version))[0];
+  // tx1 was deleted once at version 3 and lives again (born 4) at version 6; tx2..tx6 were never deleted.
+  await persistSession(pool, snap('tx1', 3), 1, 'chain-1', lines(3));
+  await deleteSessionFenced(pool, 'tx1', 3);
+  const ids = ['tx1', 'tx2', 'tx3', 'tx4', 'tx5', 'tx6', 'tx7'];
+  await persistSession(pool, snap('tx1', 6), 4, 'chain-2', lines(6));
+  for (const id of ids.slice(1)) await persistSession(pool, snap(id, 2), 1, `chain-${id}`, lines(2));
+  expect(await transcriptOf(ids)).toEqual(ids);
+
+  // A cleanup's batch (ds_expire_batch): everything is expired at NOW + 1.
+  const cutoff = NOW + 1;
+  const batch = (await selectExpiryCandidates(pool, cutoff, 'tx0', 100)).filter((c) =>
+    ['tx1', 'tx2'].includes(c.sessionId),
+  );
+  expect(
+    (
+      await expireBatchRecorded(pool, {
+        cleanupId: 'c-tx',
+        cutoff,
+        cold: batch,
+        last: 'tx2',
+        expiredByActor: 0,
+        keptByActor: 0,
+      })
+    ).sort(),
+  ).toEqual(['tx1', 'tx2']);
+  expect(await readCleanupProgress(pool, 'c-tx')).toEqual({ after: 'tx2', deleted: 2, kept: 0, batches: 1 });
+  expect(await tombstone('tx1')).toBe(6); // raised from 3
+  expect(await tombstone('tx2')).toBe(2); // laid
+  expect((await persistSession(pool, snap('tx1', 7), 4, 'chain-2')).outcome).toBe('fenced');
+  expect(await transcriptOf(ids)).toEqual(ids.slice(2));
+
+  // The actor's fenced delete, retention by SQL one by one, the direct store's deletes.
+  await deleteSessionFenced(pool, 'tx3', 2);
+  const tx4 = (await selectExpiryCandidates(pool, cutoff, 'tx3', 100)).filter((c) => c.sessionId === 'tx4');
+  expect(await expireIdleSessions(pool, tx4, cutoff)).toEqual(['tx4']);
+  expect(await deleteSessionRow(pool, 'tx5')).toBe(true);
+  expect(await deleteIfExpired(pool, 'tx6', cutoff)).toBe(true);
+  expect(await transcriptOf(ids)).toEqual(['tx7']);
+  await deleteExpiredBatch(pool, cutoff, 10_000);
+  expect(await transcriptOf(ids)).toEqual([]);
+  for (const id of ids) expect(await loadSnapshot(pool, id)).toBeNull();
 });

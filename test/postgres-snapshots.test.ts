@@ -29,7 +29,7 @@ afterAll(async () => {
   await db.drop();
 });
 beforeEach(async () => {
-  await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
+  await pool.query('TRUNCATE conversation_context, session_transcript'); // transcripts go with rows on DELETE, not TRUNCATE
 });
 
 function ctx(sessionId: string, over: Partial<ConversationContext> = {}): ConversationContext {
@@ -61,6 +61,7 @@ describe('migrate', () => {
       'session_transcript',
       'session_keys',
       'cleanup_progress',
+      'cleanup_per_statement',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
@@ -191,7 +192,7 @@ describe('listSummaries', () => {
   });
 
   it('defaults a non-positive limit to 20 and caps at 200', async () => {
-    await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
+    await pool.query('TRUNCATE conversation_context, session_transcript'); // transcripts go with rows on DELETE, not TRUNCATE
     await insertSnapshotsRaw(
       pool,
       Array.from({ length: 250 }, (_, i) => ctx(`s${String(i).padStart(3, '0')}`, { updatedAt: 1000 + i })),
@@ -206,7 +207,7 @@ describe('listSummaries', () => {
   });
 
   it('pages with the cursor cover every row exactly once, in order', async () => {
-    await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
+    await pool.query('TRUNCATE conversation_context, session_transcript'); // transcripts go with rows on DELETE, not TRUNCATE
     // Many ties on updated_at, so pages split inside a run of equal timestamps.
     const all = Array.from({ length: 137 }, (_, i) => ctx(`p-${i}`, { updatedAt: 5000 + (i % 9) }));
     await insertSnapshotsRaw(pool, all);

@@ -19,7 +19,7 @@ afterAll(async () => {
   await db.drop();
 });
 beforeEach(async () => {
-  await pool.query('TRUNCATE conversation_context CASCADE'); // and the transcripts that reference it
+  await pool.query('TRUNCATE conversation_context, session_transcript'); // transcripts go with rows on DELETE, not TRUNCATE
 });
 
 /** An LruSessionCache that records calls, to tell hits from misses. */
