@@ -3,7 +3,7 @@
 import { Client, WithStartWorkflowOperation } from '@temporalio/client';
 import { backOff } from 'exponential-backoff';
 import { isActorGone } from '../src/temporal/failures';
-import { FLOOR_WORKFLOW_TYPE, floorSignal, floorUpdate } from './workflows/floor';
+import { FLOOR_LOAD_WORKFLOW_TYPE, FLOOR_WORKFLOW_TYPE, floorSignal, floorUpdate } from './workflows/floor';
 
 /** The floor continues as new every 500 ops like the actor does; an op that meets the closing run is retried. */
 function retrying<T>(call: () => Promise<T>): Promise<T> {
@@ -53,6 +53,19 @@ export class FloorClient {
       startWorkflowOperation: new WithStartWorkflowOperation(FLOOR_WORKFLOW_TYPE, {
         workflowId,
         taskQueue: this.taskQueue,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+  }
+
+  /** The cold-start floor with a load: update-with-start of a new workflow that reads `sessionId`'s row first. */
+  updateWithStartLoading(workflowId: string, sessionId: string): Promise<null> {
+    return this.client.workflow.executeUpdateWithStart(floorUpdate, {
+      args: [{}],
+      startWorkflowOperation: new WithStartWorkflowOperation(FLOOR_LOAD_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [sessionId],
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });

@@ -5,6 +5,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createPool } from '../src/postgres/pool';
 import { installTemporalRuntime } from '../src/runtime/stack';
 import { createSessionWorker } from '../src/temporal/worker';
+import type { FloorActivities } from './workflows/floor';
 
 export interface WorkerProcessConfig {
   temporalAddress: string;
@@ -48,6 +49,16 @@ function configured(): Promise<WorkerProcessConfig> {
   });
 }
 
+/** The cold floor's activity: one parameterised read of a session's row, on the worker's pool. */
+function floorActivities(pool: ReturnType<typeof createPool>): FloorActivities {
+  return {
+    async floorLoad(sessionId) {
+      const { rowCount } = await pool.query('SELECT context_data FROM conversation_context WHERE session_id = $1::text', [sessionId]);
+      return rowCount ?? 0;
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config = await configured();
   installTemporalRuntime();
@@ -71,6 +82,7 @@ async function main(): Promise<void> {
         namespace: config.namespace,
         taskQueue: config.floorTaskQueue,
         workflowBundle: { codePath: config.floorBundle },
+        activities: floorActivities(pool),
         ...tuning,
       }),
     );

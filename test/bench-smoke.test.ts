@@ -62,6 +62,9 @@ test(
         expect(results[key]).toBeDefined();
       }
       expect(stdout).toContain('| workload |');
+      // The cold start's second floor: update-with-start whose workflow reads the row in an activity first.
+      const cold = results.cold as { floorWithLoad: { p50: { median: number } } };
+      expect(cold.floorWithLoad.p50.median).toBeGreaterThan(0);
       // The paced sessions' turns were read back from their histories (issue 15's actions per turn at one per 5 s).
       const history = results.history as Record<string, { turns: number }>;
       for (const group of ['Paced', 'PacedTrailing', 'PacedWide']) {
