@@ -8,6 +8,7 @@ import { loadSnapshot } from '../src/postgres/snapshots';
 import { SessionRecovery } from '../src/recovery';
 import {
   appendMessageUpdate,
+  drainSignal,
   expireSessionUpdate,
   sessionWorkflowId,
   statusQuery,
@@ -88,6 +89,27 @@ describe('session actor', () => {
     const after = await h.service.loadContext(id);
     expect(after?.messages).toEqual(before?.messages);
     expect(after?.messages.filter((m) => m.content === 'hi')).toHaveLength(1);
+  });
+
+  test('drain: the run continues as new at once, carrying the session and its turn ids (no reload)', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    const first = await recovery.appendTurn(id, 'hi', 'hello', 'memo', { turnId: 'drain-1' });
+    const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
+    const before = (await handle.describe()).runId;
+    await handle.signal(drainSignal);
+    await eventually(async () => expect((await handle.describe()).runId).not.toBe(before));
+    const closed = h.client.workflow.getHandle(sessionWorkflowId(id), before);
+    expect((await closed.describe()).status.name).toBe('CONTINUED_AS_NEW');
+    // The new run was handed the session: it never loaded it from Postgres.
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'claimSession'),
+    ).toEqual([]);
+    const retried = await recovery.appendTurn(id, 'hi', 'hello', 'memo', { turnId: 'drain-1' });
+    expect(retried.version).toBe(first.version);
+    const next = await recovery.appendTurn(id, 'more', 'yes', 'memo');
+    expect(next.version).toBe(first.version + 1);
   });
 
   test('a durable turn is readable at once (read-your-writes) and deduplicated by turn id', async () => {

@@ -89,6 +89,7 @@ const EXPECTED = {
   ack: ['version', 'context'],
   signals: {
     turn: { args: ['turn_id', 'user', 'assistant', 'agent_type', 'user_id', 'expected_user_id'] },
+    drain: {},
   },
   queries: { context: {}, recentMessages: {}, snapshot: {}, turnStatus: {}, status: {} },
   status: ['exists', 'version', 'persisted_version', 'commands_this_run', 'closing', 'state', 'failure'],

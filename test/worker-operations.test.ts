@@ -260,3 +260,76 @@ describe('durable-sessions worker, as operators run it', () => {
     expect(await worker.stop()).toBe(0);
   });
 });
+
+describe('a worker that stops hands its sessions to the others', () => {
+  let db: TestDatabase;
+  const workers: CliProcess[] = [];
+  let connection: Connection | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('worker_drain');
+  });
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await connection?.close();
+    await db?.drop();
+  });
+
+  test('on SIGINT/SIGTERM it signals every session it holds to continue as new, and the new runs start on the other worker', async () => {
+    const taskQueue = uniqueTaskQueue('worker-drain');
+    const start = async (): Promise<CliProcess> => {
+      const w = startCli(['worker'], {
+        TEMPORAL_ADDRESS: testStack().temporalAddress,
+        TEMPORAL_NAMESPACE: testStack().namespace,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        DATABASE_URL: db.url,
+        DS_WORKER_METRICS_PORT: String(await freePort()),
+        DS_WORKFLOW_BUNDLE: testStack().workflowBundlePath ?? '',
+        LOG_LEVEL: 'info',
+      });
+      workers.push(w);
+      return w;
+    };
+    // Worker A alone: it holds every session written now.
+    const a = await start();
+    await a.waitFor((l) => l.includes('"worker running"'));
+    connection = await Connection.connect({ address: testStack().temporalAddress });
+    const client = new Client({ connection, namespace: testStack().namespace });
+    const service = new TemporalSessionService({ client, pool: db.pool, taskQueue });
+    const recovery = new SessionRecovery(service);
+    const ids = uniqueIds();
+    const sessions = [ids.sessionId('a'), ids.sessionId('b'), ids.sessionId('c')];
+    const versions: number[] = [];
+    for (const id of sessions) {
+      await recovery.recoverSession(id, ids.userId());
+      versions.push((await recovery.appendTurn(id, 'on A', 'ok', '')).version);
+    }
+    const firstRuns = await Promise.all(
+      sessions.map(async (id) => (await client.workflow.getHandle(`session/${id}`).describe()).runId),
+    );
+
+    // Worker B joins; A stops as an orchestrator stops it.
+    const b = await start();
+    await b.waitFor((l) => l.includes('"worker running"'));
+    const bIdentity = `${b.child.pid}@`;
+    expect(await a.stop()).toBe(0);
+    const handed = a.logs().find((l) => l.msg === 'worker stopping: sessions handed to the other workers');
+    expect(handed).toMatchObject({ sessions: 3 });
+
+    for (const [i, id] of sessions.entries()) {
+      const handle = client.workflow.getHandle(`session/${id}`);
+      // The run A held continued as new, carrying the session; the new run's tasks ran on B.
+      await eventually(async () => expect((await handle.describe()).runId).not.toBe(firstRuns[i]));
+      const closed = await client.workflow.getHandle(`session/${id}`, firstRuns[i]).describe();
+      expect(closed.status.name).toBe('CONTINUED_AS_NEW');
+      const next = await recovery.appendTurn(id, 'on B', 'ok', '');
+      expect(next.version).toBe(versions[i] + 1);
+      expect(next.context.messages.map((m) => m.content)).toEqual(['on A', 'ok', 'on B', 'ok']);
+      const started =
+        (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskStartedEventAttributes) ?? [];
+      expect(started.length).toBeGreaterThan(0);
+      for (const e of started) expect(e.workflowTaskStartedEventAttributes?.identity).toContain(bIdentity);
+    }
+    expect(await b.stop()).toBe(0);
+  });
+});

@@ -1,6 +1,6 @@
 // The session actor's public message contract: workflow type, id scheme, every update, signal and query with
 // its JSON payload (snake_case, Temporal's default JSON converter). Any Temporal SDK can speak it; see docs/actor-protocol.md.
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { type Sinks, defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { WireSessionChange } from '../src/session-changes';
 import type { Metadata, WireContext, WireMessage, WireSettings } from '../src/types';
 
@@ -208,6 +208,23 @@ export interface TurnSignalArgs extends Owned {
   user_id?: number;
 }
 export const turnSignal = defineSignal<[TurnSignalArgs]>('turn');
+
+/**
+ * The worker that holds this run is stopping (a deploy's SIGTERM, src/temporal/held-runs.ts): the run continues as
+ * new, so its next run starts on a worker that still polls, instead of the stopping one keeping it to the end of its
+ * grace period. No arguments; harmless at any other time (one continue-as-new).
+ */
+export const drainSignal = defineSignal('drain');
+
+/** What the actor tells the worker that runs it (workflow sinks): which sessions it holds. */
+export interface HeldRunSinks extends Sinks {
+  heldRuns: {
+    /** This worker runs (or replays) the calling run. */
+    holds(): void;
+    /** The calling run ends here. */
+    releases(): void;
+  };
+}
 
 // ---- queries ---------------------------------------------------------------------------------------------
 export const contextQuery = defineQuery<WireContext | null>('context');

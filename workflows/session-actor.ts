@@ -11,6 +11,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  proxySinks,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -53,6 +54,7 @@ import {
   ACTOR_BUSY,
   ACTOR_CLOSING,
   ERASED_PAYLOAD,
+  HeldRunSinks,
   isErasedPayload,
   CommandAck,
   CommandMeta,
@@ -69,6 +71,7 @@ import {
   configureSessionUpdate,
   contextQuery,
   deleteSessionUpdate,
+  drainSignal,
   expireSessionUpdate,
   forkSessionUpdate,
   recentMessagesQuery,
@@ -95,6 +98,8 @@ const RETRY: RetryPolicy = {
   nonRetryableErrorTypes: [PERMANENT_STORAGE_FAILURE],
 };
 const db = proxyActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
+/** Tells the worker which runs it holds, so that a stopping worker can send them elsewhere (drainSignal). */
+const { heldRuns } = proxySinks<HeldRunSinks>();
 /** The removal with keys per session (input.remove_locally): in the workflow task that answers it. */
 const dbLocal = proxyLocalActivities<SessionActivities>({ startToCloseTimeout: '10 seconds', retry: RETRY });
 
@@ -540,6 +545,13 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     readFailure: () => (readable(phase) === 'failed' ? storageFailure(phase) : null),
     answered: () => handledUnchanged++,
   });
+  // The worker that holds this run is stopping: a new run, which starts on a worker that still polls (registered last,
+  // so the order in which a run's first task dispatches buffered commands is the one above).
+  let drainRequested = false;
+  setHandler(drainSignal, () => {
+    drainRequested = true;
+  });
+  heldRuns.holds();
 
   // ---- load --------------------------------------------------------------------------------------------------
   if (!input.carried) {
@@ -586,7 +598,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       idle,
       newRunDue:
         state.commandsThisRun + handledUnchanged >= continueAsNewAfter ||
-        workflowInfo().continueAsNewSuggested,
+        workflowInfo().continueAsNewSuggested ||
+        drainRequested,
       handedOver: state.handedOver.length,
     });
   /** Nothing queued, running or unanswered: the run may end here. */
@@ -647,6 +660,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       // A run that could not load its session carries nothing: the next run loads it again (and may succeed).
       const carried = phase.name === 'failed' && phase.during === 'load' ? undefined : state.carry();
       move({ type: 'ending', reason: 'continue-as-new' });
+      heldRuns.releases();
       return continueAsNew<typeof sessionActor>({ ...input, carried });
     }
     // complete: idle, failed and idle, or removed. Re-check idleness: a command may have come with the last timer.
@@ -657,6 +671,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
     }
     const reason = endReason(phase);
     move({ type: 'ending', reason });
+    heldRuns.releases();
     const unsaved = reason === 'failed' && state.dirty && state.snapshot;
     return {
       reason,

@@ -18,6 +18,7 @@ import type { Logger } from '../logger';
 import { migrate } from '../postgres/migrate';
 import { createPool } from '../postgres/pool';
 import { TemporalSessionService } from '../temporal/service';
+import { HeldRuns } from '../temporal/held-runs';
 import { createSessionWorker } from '../temporal/worker';
 import { DevServer, startDevServer } from './dev-server';
 import { EmbeddedPg, ensureDatabase, startEmbeddedPostgres } from './embedded-postgres';
@@ -163,6 +164,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
         metrics,
       });
       stops.push(async () => snapshotHealth.close());
+      const heldRuns = new HeldRuns();
       worker = await createSessionWorker({
         connection: native,
         namespace: config.temporal.namespace,
@@ -171,11 +173,26 @@ export async function startStack(config: Config, options: StackOptions): Promise
         dataConverter: workerCodec ? encryptingDataConverter(workerCodec) : undefined,
         metrics: snapshotHealth,
         workflowBundlePath: config.worker.workflowBundlePath,
+        heldRuns,
       });
       const running = worker.run();
       const w = worker;
+      const external = !temporal.server;
       stops.push(async () => {
         if (w.getState() === 'RUNNING') w.shutdown();
+        // Against a shared Temporal (other workers may poll): the sessions this worker holds go to them now, not at
+        // the end of the grace period (src/temporal/held-runs.ts). The embedded stack's worker is the only one.
+        if (external) {
+          const started = Date.now();
+          const signalled = await heldRuns.drain(client).catch((err: unknown) => {
+            log.warn({ err }, 'could not send the sessions this worker holds to the other workers');
+            return 0;
+          });
+          log.info(
+            { sessions: signalled, ms: Date.now() - started },
+            'worker stopping: sessions handed to the other workers',
+          );
+        }
         await running;
       });
 

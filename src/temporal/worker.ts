@@ -6,6 +6,7 @@ import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { type SnapshotObserver, createActivities } from '../../activities';
 import { SessionKeyCodec } from '../codec/session-key-codec';
+import { HeldRuns } from './held-runs';
 
 export interface SessionWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +22,8 @@ export interface SessionWorkerOptions {
   dataConverter?: DataConverter;
   /** Counts snapshot writes and their lag (the API's /metrics). */
   metrics?: SnapshotObserver;
+  /** Records the runs this worker holds, to send them to other workers when it stops (HeldRuns.drain). */
+  heldRuns?: HeldRuns;
   /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
   workflowBundlePath?: string;
   /** Extra worker tuning (cache size, concurrency) for benchmarks and operators. */
@@ -58,6 +61,7 @@ export async function createSessionWorker(options: SessionWorkerOptions): Promis
       observer: options.metrics,
       shredded: shreds(options.dataConverter),
     }),
+    sinks: (options.heldRuns ?? new HeldRuns()).sinks(),
     ...options.tuning,
   });
 }

@@ -2,6 +2,7 @@
 // by replay.test.ts, so the replay worker's native runtime lives and dies outside the jest process.
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
+import { HeldRuns } from '../../src/temporal/held-runs';
 import { fixtureHistory, loadFixtures } from './fixtures';
 
 async function main(): Promise<void> {
@@ -12,7 +13,10 @@ async function main(): Promise<void> {
     history: fixtureHistory(f.history),
   }));
   const results: { workflowId: string; error?: string; determinismViolation: boolean }[] = [];
-  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath } }, histories)) {
+  for await (const r of Worker.runReplayHistories(
+    { workflowBundle: { codePath }, sinks: new HeldRuns().sinks() },
+    histories,
+  )) {
     results.push({
       workflowId: r.workflowId,
       error: r.error ? `${r.error.name}: ${r.error.message}` : undefined,
