@@ -97,8 +97,8 @@ describe('cluster faults', () => {
 
   test('rolling restart of both workers (SIGTERM, one at a time)', async () => {
     await underLoad('rolling-restart', 8104, async () => {
-      // How each old worker ended is reported, not asserted: under a steady load a draining worker keeps taking
-      // its cached sessions' workflow tasks and may outlast the grace period (docs/production.md, Scaling).
+      // How each old worker ended is reported, not asserted: a stopping worker hands its sessions over first
+      // (src/temporal/held-runs.ts), then drains; one that outlasts the grace period is SIGKILLed (docs/production.md).
       const ended = [await rig.restartWorker(0), await rig.restartWorker(1)];
       return { workersEnded: ended };
     });

@@ -81,6 +81,9 @@ export function installTemporalRuntime(metricsAddress?: string): void {
   try {
     Runtime.install({
       logger: withoutSnapshotRetryWarnings(new DefaultLogger('WARN')),
+      // The CLI stops on SIGINT/SIGTERM itself (untilSignalled): a worker hands its sessions over while it still
+      // polls, then shuts down (src/temporal/held-runs.ts). The SDK's own handler would shut it down first.
+      shutdownSignals: [],
       ...(metricsAddress
         ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
         : {}),
@@ -179,12 +182,14 @@ export async function startStack(config: Config, options: StackOptions): Promise
       const w = worker;
       const external = !temporal.server;
       stops.push(async () => {
-        if (w.getState() === 'RUNNING') w.shutdown();
+        const stopPolling = (): void => {
+          if (w.getState() === 'RUNNING') w.shutdown();
+        };
         // Against a shared Temporal (other workers may poll): the sessions this worker holds go to them now, not at
         // the end of the grace period (src/temporal/held-runs.ts). The embedded stack's worker is the only one.
-        if (external) {
+        if (external && w.getState() === 'RUNNING') {
           const started = Date.now();
-          const signalled = await heldRuns.drain(client).catch((err: unknown) => {
+          const signalled = await heldRuns.handOver(client, stopPolling).catch((err: unknown) => {
             log.warn({ err }, 'could not send the sessions this worker holds to the other workers');
             return 0;
           });
@@ -193,6 +198,7 @@ export async function startStack(config: Config, options: StackOptions): Promise
             'worker stopping: sessions handed to the other workers',
           );
         }
+        stopPolling();
         await running;
       });
 

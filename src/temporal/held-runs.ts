@@ -3,8 +3,8 @@
 // attributes and `return_new_workflow_task` on every workflow task completion), so under steady load a draining
 // worker keeps its busy sessions to the end of its grace period, and a SIGKILL then leaves them waiting on its sticky
 // queue. The actor tells its worker which runs it holds (workflow sinks, workflows/messages.ts HeldRunSinks); on
-// stop, after polling has stopped, the worker signals each of them `drain`, and each continues as new: a new run's
-// first task goes to the task queue, which only the other workers poll. Used by createSessionWorker and the stack.
+// stop the worker signals each of them `drain` and each continues as new, still here, from its cache; then it stops
+// polling, so the next runs' tasks go to the other workers. Used by createSessionWorker and the stack.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { InjectedSinks } from '@temporalio/worker';
@@ -14,10 +14,12 @@ import { forEachLimit } from '../retention/erasure';
 /** More than any worker caches by default (the SDK's maxCachedWorkflows is far below). */
 const MAX_HELD = 20_000;
 const DRAIN_CONCURRENCY = 32;
+/** How long a stopping worker waits for its sessions to continue as new before it stops polling. */
+const HAND_OVER_WAIT_MS = 5_000;
 
 export class HeldRuns {
-  /** Workflow ids, oldest first (a Map keeps insertion order). */
-  private readonly held = new Map<string, true>();
+  /** Workflow id → the run this worker holds, oldest first (a Map keeps insertion order). */
+  private readonly held = new Map<string, string>();
 
   constructor(private readonly max: number = MAX_HELD) {}
 
@@ -25,10 +27,10 @@ export class HeldRuns {
   sinks(): InjectedSinks<HeldRunSinks> {
     return {
       heldRuns: {
-        holds: { fn: (info) => this.add(info.workflowId), callDuringReplay: true },
+        holds: { fn: (info) => this.add(info.workflowId, info.runId), callDuringReplay: true },
         releases: {
           fn: (info) => {
-            this.held.delete(info.workflowId);
+            if (this.held.get(info.workflowId) === info.runId) this.held.delete(info.workflowId);
           },
         },
       },
@@ -39,29 +41,49 @@ export class HeldRuns {
     return this.held.size;
   }
 
-  private add(workflowId: string): void {
+  private add(workflowId: string, runId: string): void {
     this.held.delete(workflowId);
-    this.held.set(workflowId, true);
+    this.held.set(workflowId, runId);
     if (this.held.size > this.max) this.held.delete(this.held.keys().next().value as string);
   }
 
   /**
-   * Signals `drain` to every session this worker holds (call it once the worker has stopped polling). A session that
-   * has moved on meanwhile continues as new once more, harmlessly; one that has ended is skipped. Returns how many
-   * were signalled.
+   * Hands every session this worker holds to the other workers, and stops the worker. First, while it still polls,
+   * each held run is signalled `drain` and continues as new here, from its cache (a run handled elsewhere would be
+   * replayed from its whole history first, seconds for a long one); this waits until those runs have ended, up to
+   * `waitMs`. Then `stopPolling` (the worker's shutdown), and the runs that started here meanwhile are signalled in
+   * turn: short histories, cheap wherever they are replayed. Returns how many runs were signalled.
    */
-  async drain(client: Client): Promise<number> {
-    const ids = [...this.held.keys()];
-    this.held.clear();
+  async handOver(client: Client, stopPolling: () => void, waitMs = HAND_OVER_WAIT_MS): Promise<number> {
+    const first = [...this.held];
     let signalled = 0;
-    await forEachLimit(ids, DRAIN_CONCURRENCY, async (workflowId) => {
-      try {
-        await client.workflow.getHandle(workflowId).signal(drainSignal);
-        signalled++;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
-    });
-    return signalled;
+    try {
+      signalled += await signalDrain(client, first);
+      const deadline = Date.now() + waitMs;
+      while (first.some(([id, run]) => this.held.get(id) === run) && Date.now() < deadline) await sleep(50);
+    } finally {
+      stopPolling();
+    }
+    const next = [...this.held].filter(([id, run]) => !first.some(([i, r]) => i === id && r === run));
+    this.held.clear();
+    return signalled + (await signalDrain(client, next));
   }
+}
+
+/** Signals `drain` to the current run of each workflow id; one that has ended is skipped. Returns how many. */
+async function signalDrain(client: Client, runs: [string, string][]): Promise<number> {
+  let signalled = 0;
+  await forEachLimit(runs, DRAIN_CONCURRENCY, async ([workflowId]) => {
+    try {
+      await client.workflow.getHandle(workflowId).signal(drainSignal);
+      signalled++;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  });
+  return signalled;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
