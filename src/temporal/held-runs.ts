@@ -20,6 +20,8 @@ const HAND_OVER_WAIT_MS = 5_000;
 export class HeldRuns {
   /** Workflow id → the run this worker holds, oldest first (a Map keeps insertion order). */
   private readonly held = new Map<string, string>();
+  /** While handing over: the runs signalled so far, and the client to signal the runs that start here meanwhile. */
+  private handing?: { client: Client; signalled: Set<string> };
 
   constructor(private readonly max: number = MAX_HELD) {}
 
@@ -45,17 +47,27 @@ export class HeldRuns {
     this.held.delete(workflowId);
     this.held.set(workflowId, runId);
     if (this.held.size > this.max) this.held.delete(this.held.keys().next().value as string);
+    // A run that starts here while this worker hands over (a drained run continued as new here, it still polled) is
+    // signalled as soon as it says so: it leaves too, whether that is before or after the worker stops polling.
+    const handing = this.handing;
+    if (handing && !handing.signalled.has(runKey(workflowId, runId))) {
+      handing.signalled.add(runKey(workflowId, runId));
+      void signalDrain(handing.client, [[workflowId, runId]]).catch(() => 0);
+    }
   }
 
   /**
    * Hands every session this worker holds to the other workers, and stops the worker. First, while it still polls,
    * each held run is signalled `drain` and continues as new here, from its cache (a run handled elsewhere would be
    * replayed from its whole history first, seconds for a long one); this waits until those runs have ended, up to
-   * `waitMs`. Then `stopPolling` (the worker's shutdown), and the runs that started here meanwhile are signalled in
-   * turn: short histories, cheap wherever they are replayed. Returns how many runs were signalled.
+   * `waitMs`. Then `stopPolling` (the worker's shutdown). A run that starts here from then on, or started meanwhile, is
+   * signalled in turn as soon as it reports (`holds`): short histories, cheap wherever they are replayed. Returns how
+   * many runs were signalled before it returned.
    */
   async handOver(client: Client, stopPolling: () => void, waitMs = HAND_OVER_WAIT_MS): Promise<number> {
     const first = [...this.held];
+    const handing = { client, signalled: new Set(first.map(([id, run]) => runKey(id, run))) };
+    this.handing = handing;
     let signalled = 0;
     try {
       signalled += await signalDrain(client, first);
@@ -64,10 +76,14 @@ export class HeldRuns {
     } finally {
       stopPolling();
     }
-    const next = [...this.held].filter(([id, run]) => !first.some(([i, r]) => i === id && r === run));
-    this.held.clear();
+    const next = [...this.held].filter(([id, run]) => !handing.signalled.has(runKey(id, run)));
+    for (const [id, run] of next) handing.signalled.add(runKey(id, run));
     return signalled + (await signalDrain(client, next));
   }
+}
+
+function runKey(workflowId: string, runId: string): string {
+  return `${workflowId}\u0000${runId}`;
 }
 
 /** Signals `drain` to the current run of each workflow id; one that has ended is skipped. Returns how many. */
