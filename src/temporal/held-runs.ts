@@ -10,6 +10,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { InjectedSinks } from '@temporalio/worker';
 import { drainSignal, type HeldRunSinks } from '../../workflows/messages';
 import { forEachLimit } from '../retention/erasure';
+import { sleep } from '../runtime/process';
 
 /** More than any worker caches by default (the SDK's maxCachedWorkflows is far below). */
 const MAX_HELD = 20_000;
@@ -37,10 +38,6 @@ export class HeldRuns {
         },
       },
     };
-  }
-
-  get size(): number {
-    return this.held.size;
   }
 
   private add(workflowId: string, runId: string): void {
@@ -98,8 +95,4 @@ async function signalDrain(client: Client, runs: [string, string][]): Promise<nu
     }
   });
   return signalled;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
