@@ -4,6 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { expireOneBatch, expireRange } from '../src/retention/expire';
+import { sweepRetiredKeys } from '../src/retention/retired-keys';
 import { countExpired, purgeCleanupProgress, purgeTombstones } from '../src/retention/sql';
 
 export interface ExpireBatchInput {
@@ -54,7 +55,10 @@ export interface CleanupActivities {
   expireRange(input: ExpireRangeInput): Promise<ExpireRangeOutput>;
   /** Sessions expired at the cutoff (a dry run). */
   countExpiredSessions(cutoff: number): Promise<number>;
-  /** Forgets the tombstones of sessions deleted before the cutoff (they fenced in-flight writes long enough). */
+  /**
+   * Forgets the tombstones of sessions deleted before the cutoff (they fenced in-flight writes long enough), and
+   * destroys the session keys that a delete's caller left retired (src/retention/retired-keys.ts).
+   */
   purgeTombstones(cutoff: number): Promise<number>;
 }
 
@@ -74,6 +78,7 @@ export function createCleanupActivities(deps: {
     expireRange: (input) => expireRange(deps, input, heartbeat),
     countExpiredSessions: (cutoff) => countExpired(deps.pool, cutoff),
     async purgeTombstones(cutoff) {
+      await sweepRetiredKeys(deps.pool, deps.client);
       await purgeCleanupProgress(deps.pool, cutoff);
       return purgeTombstones(deps.pool, cutoff);
     },

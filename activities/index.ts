@@ -95,7 +95,8 @@ export function createSessionActivities(pool: Pool, observer?: SnapshotObserver)
     removeSession: (sessionId, version) =>
       classified('delete session', async () => {
         const fence = await deleteSessionFenced(pool, sessionId, version);
-        // The key is destroyed with the row: no cache of this process decodes or encodes with it any more.
+        // The key is retired with the row (destroyed once this run has answered): no cache of this process seals
+        // with it any more.
         forgetSessionKey(sessionId);
         return fence;
       }),

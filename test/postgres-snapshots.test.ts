@@ -62,6 +62,7 @@ describe('migrate', () => {
       'session_keys',
       'cleanup_progress',
       'cleanup_per_statement',
+      'session_key_retire',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });

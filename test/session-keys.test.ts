@@ -10,6 +10,7 @@ import {
   SESSION_KEY_METADATA,
   SessionKeyCodec,
   SessionKeyStore,
+  destroyRetiredKeys,
   forgetSessionKey,
   rewrapSessionKeys,
   type CodecKey,
@@ -94,7 +95,7 @@ test('each session its own key, named in the payload; other workflows and no con
   expect(rows[0].wrapped.length).toBe(12 + 32 + 16);
 });
 
-test('a fenced delete destroys the key first: copies taken before no longer decode, a control session still does', async () => {
+test('a fenced delete retires the key: never sealed with again, erased for display, opened for the removing run until it is destroyed', async () => {
   const target = `del-${run}`;
   const control = `ctl-${run}`;
   const writer = fresh();
@@ -104,14 +105,23 @@ test('a fenced delete destroys the key first: copies taken before no longer deco
   // The writer's process deleted it: its caches drop the key at once.
   await deleteSessionFenced(pool, target, 1);
   forgetSessionKey(target);
+  // Retired: the removing run's own replays (a worker's or a client's codec) still open its payloads, the codec
+  // server shows them as erased, and the next incarnation of the id gets a new key.
+  for (const codec of [writer, fresh()]) {
+    expect(text(await codec.decode(copyTarget))).toContain(`secret of ${target}`);
+    expect(text(await codec.decodeForDisplay(copyTarget))).toContain('belonged to a deleted session');
+  }
+  const [again] = await writer.encode([turn('new life')], ctx(target));
+  expect(meta(again, SESSION_KEY_METADATA)).not.toBe(meta(copyTarget[0], SESSION_KEY_METADATA));
+  // Destroyed once the removing run has answered: no copy taken before decodes, anywhere; the control's and the new
+  // incarnation's still do.
+  expect(await destroyRetiredKeys(pool, [target])).toBe(1);
   for (const codec of [writer, fresh()]) {
     await expect(codec.decode(copyTarget)).rejects.toBeInstanceOf(PayloadErasedError);
     expect(text(await codec.decode(copyControl))).toContain(`secret of ${control}`);
   }
-  // A new incarnation of the same id gets a new key.
-  const [again] = await writer.encode([turn('new life')], ctx(target));
-  expect(meta(again, SESSION_KEY_METADATA)).not.toBe(meta(copyTarget[0], SESSION_KEY_METADATA));
   expect(text(await fresh().decode([again]))).toContain('new life');
+  expect(await destroyRetiredKeys(pool, [target])).toBe(0);
 });
 
 test('a session deleted before its first snapshot (no row) and one expired by SQL lose their keys too', async () => {
@@ -121,6 +131,7 @@ test('a session deleted before its first snapshot (no row) and one expired by SQ
   const earlyCopy = await codec.encode([turn('early')], ctx(early));
   const idleCopy = await codec.encode([turn('idle')], ctx(idle));
   await deleteSessionFenced(pool, early, 1);
+  await destroyRetiredKeys(pool, [early]);
   await persistSession(pool, snap(idle, 1), 1, 'h');
   expect(await expireIdleSessions(pool, [{ sessionId: idle, holder: 'h' }], NOW + 1)).toEqual([idle]);
   await expect(fresh().decode(earlyCopy)).rejects.toBeInstanceOf(PayloadErasedError);

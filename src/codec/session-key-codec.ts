@@ -78,16 +78,22 @@ export class SessionKeyCodec implements PayloadCodec {
     );
   }
 
-  /** Throws PayloadErasedError for a payload of a deleted session, PayloadDecryptionError for any other failure. */
+  /**
+   * Throws PayloadErasedError for a payload of a deleted session, PayloadDecryptionError for any other failure. A
+   * key the delete retired still opens here (the removing run may replay its history until the key is destroyed).
+   */
   async decode(payloads: Payload[]): Promise<Payload[]> {
-    return Promise.all(payloads.map((p) => this.decodeOne(p)));
+    return Promise.all(payloads.map((p) => this.decodeOne(p, false)));
   }
 
-  /** Like decode, but an erased payload becomes `erasedPayload` (the codec server's answer). */
+  /**
+   * Like decode, but an erased payload becomes `erasedPayload` (the codec server's answer): a retired key's too, since
+   * its session is deleted for everyone but the run that deleted it.
+   */
   async decodeForDisplay(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(
       payloads.map((p) =>
-        this.decodeOne(p).catch((err: unknown) => {
+        this.decodeOne(p, true).catch((err: unknown) => {
           if (err instanceof PayloadErasedError) return erasedPayload(err.keyId);
           throw err;
         }),
@@ -95,13 +101,13 @@ export class SessionKeyCodec implements PayloadCodec {
     );
   }
 
-  private async decodeOne(p: Payload): Promise<Payload> {
+  private async decodeOne(p: Payload, retiredIsErased: boolean): Promise<Payload> {
     const idBytes = p.metadata?.[SESSION_KEY_METADATA];
     if (!isEncrypted(p) || !idBytes) return (await this.master.decode([p]))[0];
     const keyId = fromUtf8.decode(idBytes);
     const key = await this.keys.byId(keyId);
-    if (!key) {
-      if (this.options.erased === 'sentinel') return erasedSentinel(keyId);
+    if (!key || (key.retired && retiredIsErased)) {
+      if (this.options.erased === 'sentinel' && !retiredIsErased) return erasedSentinel(keyId);
       throw new PayloadErasedError(keyId);
     }
     return openPayload(key.key, p.data ?? new Uint8Array(), `session key ${keyId}`);

@@ -12,6 +12,11 @@ export interface SessionKey {
   id: string;
   sessionId: string;
   key: Buffer;
+  /**
+   * Retired by the actor's delete (migrations/7_session_key_retire.sql): never used to seal again, shown as erased by
+   * the codec server, still opened for the removing run's own replays until it is destroyed (destroyRetiredKeys).
+   */
+  retired?: boolean;
 }
 
 const DATA_KEY_BYTES = 32;
@@ -87,7 +92,7 @@ export class SessionKeyStore {
       const { rows: live } = await query<{ key_id: string; wrapped: Buffer; master_key_id: string }>(
         this.database(),
         'session key',
-        'SELECT key_id, wrapped, master_key_id FROM session_key WHERE session_id = $1::text',
+        'SELECT key_id, wrapped, master_key_id FROM session_key WHERE session_id = $1::text AND retired_at IS NULL',
         [sessionId],
       );
       if (live[0]) {
@@ -127,10 +132,15 @@ export class SessionKeyStore {
   async byId(keyId: string): Promise<SessionKey | null> {
     const hit = this.byKeyId.get(keyId);
     if (hit && hit.until > this.now()) return hit.key;
-    const { rows } = await query<{ session_id: string; wrapped: Buffer; master_key_id: string }>(
+    const { rows } = await query<{
+      session_id: string;
+      wrapped: Buffer;
+      master_key_id: string;
+      retired: boolean;
+    }>(
       this.database(),
       'session key',
-      'SELECT session_id, wrapped, master_key_id FROM session_key WHERE key_id = $1::text',
+      'SELECT session_id, wrapped, master_key_id, retired_at IS NOT NULL AS retired FROM session_key WHERE key_id = $1::text',
       [keyId],
     );
     const row = rows[0];
@@ -139,13 +149,30 @@ export class SessionKeyStore {
       this.put(this.byKeyId, keyId, null);
       return null;
     }
-    const key = {
+    const key: SessionKey = {
       id: keyId,
       sessionId: row.session_id,
       key: this.unwrap(row.master_key_id, row.wrapped, keyId, row.session_id),
     };
+    if (row.retired) {
+      // Opened, never sealed with again: known by its id only, and no longer as the session's key here.
+      if (this.bySession.get(row.session_id)?.key?.id === keyId) this.bySession.delete(row.session_id);
+      this.put(this.byKeyId, keyId, { ...key, retired: true });
+      return { ...key, retired: true };
+    }
     this.remember(key);
     return key;
+  }
+
+  /** Whether the key is still the live key of its session (neither retired nor destroyed): asks Postgres. */
+  async isLive(keyId: string): Promise<boolean> {
+    const { rows } = await query(
+      this.database(),
+      'session key',
+      'SELECT 1 FROM session_key WHERE key_id = $1::text AND retired_at IS NULL',
+      [keyId],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -214,6 +241,42 @@ function unwrap(master: Buffer, wrapped: Buffer, keyId: string, sessionId: strin
       },
     );
   }
+}
+
+/**
+ * Destroys the retired keys of these sessions: call once the run that deleted them has answered (so no task of it
+ * runs again). From then on every copy of their payloads is unreadable. Returns how many keys it destroyed.
+ */
+export async function destroyRetiredKeys(db: Queryable, sessionIds: readonly string[]): Promise<number> {
+  if (sessionIds.length === 0) return 0;
+  const { rows } = await query<{ n: string }>(
+    db,
+    'destroy session keys',
+    'SELECT ds_destroy_retired_keys($1::text[]) AS n',
+    [sessionIds],
+  );
+  for (const id of sessionIds) forgetSessionKey(id);
+  return Number(rows[0].n);
+}
+
+/**
+ * Sessions with a key retired at least `olderThanSeconds` ago (a caller that died after the delete left it), each
+ * with the time its newest retired key was retired (epoch seconds); at most `limit`, oldest first.
+ */
+export async function staleRetiredKeys(
+  db: Queryable,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<{ sessionId: string; retiredAt: number }[]> {
+  const { rows } = await query<{ session_id: string; retired_at: string }>(
+    db,
+    'retired session keys',
+    `SELECT session_id, max(retired_at) AS retired_at FROM session_key
+     WHERE retired_at IS NOT NULL GROUP BY session_id
+     HAVING min(retired_at) <= ds_epoch() - $1::bigint ORDER BY min(retired_at) LIMIT $2::integer`,
+    [Math.max(0, Math.floor(olderThanSeconds)), limit],
+  );
+  return rows.map((r) => ({ sessionId: r.session_id, retiredAt: Number(r.retired_at) }));
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   isRunning,
   listRuns,
 } from './erasure';
+import { destroyOnceClosed } from './retired-keys';
 import type {
   ExpireBatchInput,
   ExpireBatchOutput,
@@ -202,6 +203,13 @@ export async function expireSessions(
     }
     if (i % concurrency === 0) options.onProgress?.();
   });
+
+  // Their runs have answered: the keys their deletes retired go now (migrations/7_session_key_retire.sql).
+  await destroyOnceClosed(
+    pool,
+    client,
+    expired.map((sessionId) => ({ sessionId, removedAt: 'answered' as const })),
+  );
 
   // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
   const deleteCold = options.deleteCold ?? ((rows) => expireIdleSessions(pool, rows, cutoff));

@@ -6,7 +6,8 @@ import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
-import { forgetSessionKey } from '../codec/session-keys';
+import { SessionKeyCodec } from '../codec/session-key-codec';
+import type { SessionKeyStore } from '../codec/session-keys';
 import type { ActorConfig } from '../config';
 import { listSummaries, loadSnapshot } from '../postgres/snapshots';
 import { readTranscript } from '../postgres/transcript';
@@ -76,6 +77,7 @@ import {
 } from '../retention/schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
 import { eraseRunsThrough, eraseWorkflowHistories } from '../retention/erasure';
+import { destroyOnceClosed } from '../retention/retired-keys';
 import { terminateErasedRun } from './erased-runs';
 import {
   isActorBusy,
@@ -174,6 +176,10 @@ export class TemporalSessionService
     if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
     const turnId = options.turnId ?? randomUUID();
     validateTurnId(turnId);
+    // With keys per session, the key this turn is sealed with: a delete that retires it before the actor decodes the
+    // turn would leave it acknowledged here and never applied (it belonged to the deleted incarnation).
+    const keys = this.sessionKeys();
+    const sealedWith = keys && (await keys.current(sessionId)).id;
     await this.retryingActor(sessionId, () =>
       this.client.workflow.signalWithStart(SESSION_WORKFLOW_TYPE, {
         workflowId: sessionWorkflowId(sessionId),
@@ -193,7 +199,25 @@ export class TemporalSessionService
         staticSummary: summaryOf(sessionId),
       }),
     );
+    if (keys && sealedWith && !(await keys.isLive(sealedWith)))
+      await this.keptDespiteDelete(sessionId, turnId);
     return turnId;
+  }
+
+  /**
+   * A durable turn raced a delete of its session (its key was retired while it was sent): acknowledged only if an
+   * actor applied it (a run that received it before the removal hands it to the next incarnation); otherwise the
+   * session it was sent to is gone, and so is the turn.
+   */
+  private async keptDespiteDelete(sessionId: string, turnId: string): Promise<void> {
+    const outcome = await this.turnStatus(sessionId, turnId).catch(() => ({ status: 'unknown' }) as const);
+    if (outcome.status !== 'applied') throw new SessionNotFoundError(sessionId);
+  }
+
+  /** The client codec's key store when it seals payloads with a key per session (DS_CODEC_SESSION_KEYS). */
+  private sessionKeys(): SessionKeyStore | undefined {
+    const codecs = this.client.options.dataConverter.payloadCodecs ?? [];
+    return codecs.find((c): c is SessionKeyCodec => c instanceof SessionKeyCodec)?.keys;
   }
 
   /** What became of a turn id in the running actor ('unknown' once it has completed or forgotten it). */
@@ -360,9 +384,9 @@ export class TemporalSessionService
         startWorkflowOperation: this.startOperation(sessionId),
       }),
     );
-    // The key (with DS_CODEC_SESSION_KEYS) is destroyed: this process's caches drop it too, wherever the
-    // activity that destroyed it ran.
-    forgetSessionKey(sessionId);
+    // The removing run has answered, so no task of it runs again: the key its delete retired (with
+    // DS_CODEC_SESSION_KEYS) is destroyed now, and this process's caches drop it.
+    await destroyOnceClosed(this.pool, this.client, [{ sessionId, removedAt: 'answered' }]);
     const workflowId = sessionWorkflowId(sessionId);
     try {
       // A run recorded before the lifecycle machine does not name itself: every run of the id goes, as it used to.
