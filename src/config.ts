@@ -103,8 +103,8 @@ export interface CodecConfig {
   /** DS_CODEC_UI_ORIGINS: browser origins that may use a UI session at /codec/*; empty = the embedded Temporal UI's. */
   uiOrigins: string[];
   /**
-   * DS_CODEC_SESSION_KEYS=1: a data key per session, destroyed when the session is deleted (crypto-shredding,
-   * docs/encryption.md). Off by default until the races listed there are closed; every process must agree.
+   * DS_CODEC_SESSION_KEYS (on unless `0` or `false`): a data key per session, destroyed when the session is deleted
+   * (crypto-shredding, docs/encryption.md). Every process of a deployment must agree.
    */
   sessionKeys: boolean;
 }
@@ -178,7 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rememberTurnIds: int(env.SESSION_REMEMBER_TURN_IDS, 256),
       persistDelayMs: int(env.SESSION_PERSIST_DELAY_MS, 1000),
       persistEvery: int(env.SESSION_PERSIST_EVERY, 16),
-      // With keys per session the key is destroyed in the removal; see SessionActorInput.remove_locally.
+      // With keys per session the removal retires the key in the task that answers it (its worker's caches drop it
+      // at once); see SessionActorInput.remove_locally.
       ...(sessionKeysOn(env) ? { removeLocally: true } : {}),
     },
     cleanup: {
@@ -270,5 +271,6 @@ export function findRoot(start: string = __dirname): string {
 }
 
 function sessionKeysOn(env: NodeJS.ProcessEnv): boolean {
-  return env.DS_CODEC_SESSION_KEYS === '1' || env.DS_CODEC_SESSION_KEYS === 'true';
+  const raw = (env.DS_CODEC_SESSION_KEYS ?? '').trim().toLowerCase();
+  return raw !== '0' && raw !== 'false';
 }

@@ -12,6 +12,7 @@ import {
   embeddedKeyFile,
   ENCRYPTED_ENCODING,
   KEY_ID_METADATA,
+  SESSION_KEY_METADATA,
   parseKeyRing,
   readKeyFile,
   type KeyRing,
@@ -207,7 +208,7 @@ describe('examples/python/agent.py against the stack as `npm start` builds it (p
     }
   };
 
-  test('a durable turn from Python lands once, encrypted with the generated key, and reads back', async () => {
+  test('a durable turn from Python lands once, sealed with the session’s own key (wrapped by the generated key), and reads back', async () => {
     const keyFile = embeddedKeyFile(dataDir);
     expect(fs.existsSync(keyFile)).toBe(true);
     const keyId = readKeyFile(keyFile)[0].id;
@@ -234,7 +235,13 @@ describe('examples/python/agent.py against the stack as `npm start` builds it (p
     expect(ctx).toMatchObject({ sessionId, userId, agentType: 'schedule' });
     expect(ctx?.messages.map((m) => m.content)).toEqual(['What is on my calendar?', 'Two meetings.']);
 
-    // What Temporal stored of the signals Python sent: ciphertext under the stack's key, no text.
+    // What Temporal stored of the signals Python sent: ciphertext under the session's data key (keys per session, the
+    // default), which Python found in the stack's Postgres wrapped by the generated key; no text.
+    const { rows } = await db.pool.query<{ key_id: string; master_key_id: string }>(
+      'SELECT key_id, master_key_id FROM session_key WHERE session_id = $1 AND retired_at IS NULL',
+      [sessionId],
+    );
+    expect(rows).toEqual([{ key_id: expect.stringMatching(/^s[0-9a-f]{32}$/), master_key_id: keyId }]);
     const history = await stack.client.workflow.getHandle(sessionWorkflowId(sessionId)).fetchHistory();
     const signals = (history.events ?? []).flatMap((e) =>
       e.workflowExecutionSignaledEventAttributes ? [e.workflowExecutionSignaledEventAttributes] : [],
@@ -243,7 +250,8 @@ describe('examples/python/agent.py against the stack as `npm start` builds it (p
     for (const s of signals) {
       for (const p of s.input?.payloads ?? []) {
         expect(text(p.metadata?.encoding)).toBe(ENCRYPTED_ENCODING);
-        expect(text(p.metadata?.[KEY_ID_METADATA])).toBe(keyId);
+        expect(text(p.metadata?.[SESSION_KEY_METADATA])).toBe(rows[0].key_id);
+        expect(p.metadata?.[KEY_ID_METADATA]).toBeUndefined();
         expect(text(p.data)).not.toContain('calendar');
       }
     }

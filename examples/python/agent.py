@@ -82,7 +82,7 @@ async def write_turn(
         turn["agent_type"] = agent_type
     handle = await client.start_workflow(
         WORKFLOW_TYPE,
-        {"session_id": session_id},
+        actor_input(session_id),
         id=workflow_id(session_id),
         task_queue=task_queue,
         start_signal=TURN_SIGNAL,
@@ -92,11 +92,19 @@ async def write_turn(
     return handle, turn_id
 
 
+# With keys per session the actor removes a session in a local activity (docs/actor-protocol.md, remove_locally).
+REMOVE_LOCALLY = False
+
+
+def actor_input(session_id: str) -> dict[str, Any]:
+    return {"session_id": session_id, **({"remove_locally": True} if REMOVE_LOCALLY else {})}
+
+
 def start_operation(task_queue: str, session_id: str) -> WithStartWorkflowOperation[Any, Any]:
     """The start half of update-with-start: the session's actor, reached when running, started when not."""
     return WithStartWorkflowOperation(
         WORKFLOW_TYPE,
-        {"session_id": session_id},
+        actor_input(session_id),
         id=workflow_id(session_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -167,15 +175,29 @@ async def append_messages(
     return await start.workflow_handle(), turn_id, ack
 
 
-def stack_address(env: dict[str, str]) -> str:
-    """The Temporal address `npm start` advertises in `<data dir>/stack.json`."""
+def advertised(env: dict[str, str], field: str) -> str:
+    """What `npm start` advertises in `<data dir>/stack.json`: `temporalAddress`, `databaseUrl`."""
     file = session_codec.data_dir(env) / "stack.json"
     try:
-        return str(json.loads(file.read_text(encoding="utf-8"))["temporalAddress"])
+        return str(json.loads(file.read_text(encoding="utf-8"))[field])
     except (OSError, ValueError, KeyError) as err:
         raise SystemExit(
             f"no running stack found ({file}: {err}): start one with `npm start`, or set TEMPORAL_ADDRESS"
         ) from err
+
+
+def database_url(env: dict[str, str], embedded: bool) -> str | None:
+    """Where the session keys are (DS_CODEC_SESSION_KEYS, on by default): DATABASE_URL, else the embedded stack's."""
+    if not session_codec.session_keys_on(env):
+        return None
+    if env.get("DATABASE_URL"):
+        return env["DATABASE_URL"]
+    if embedded:
+        return advertised(env, "databaseUrl")
+    raise SystemExit(
+        "keys per session (DS_CODEC_SESSION_KEYS) need the stack's Postgres: set DATABASE_URL, "
+        "or DS_CODEC_SESSION_KEYS=0 for a stack that runs without them"
+    )
 
 
 async def main() -> int:
@@ -208,8 +230,11 @@ async def main() -> int:
     # Like the project's own CLI: no address means the embedded stack of this checkout (`npm start`), whose address
     # and generated key file are in its data directory; an address means keys are given explicitly.
     embedded = args.address is None
-    address = stack_address(env) if embedded else args.address
-    codec = session_codec.codec_for(session_codec.resolve_keys(env, embedded=embedded))
+    address = advertised(env, "temporalAddress") if embedded else args.address
+    keys = session_codec.resolve_keys(env, embedded=embedded)
+    codec = session_codec.codec_for(keys, database_url(env, embedded) if keys.ring else None)
+    global REMOVE_LOCALLY
+    REMOVE_LOCALLY = isinstance(codec, session_codec.SessionKeyCodec)
     client = await Client.connect(
         address, namespace=args.namespace, data_converter=session_codec.data_converter(codec)
     )

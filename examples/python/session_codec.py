@@ -16,13 +16,15 @@ import argparse
 import asyncio
 import base64
 import binascii
+import copy
 import dataclasses
 import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,10 +33,17 @@ from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
 )
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
+# Keys per session (docs/encryption.md, "Keys per session and crypto-shredding"): the data key's id instead.
+SESSION_KEY_METADATA = "encryption-session-key"
+SESSION_WORKFLOW_PREFIX = "session/"
+# How long a data key found in Postgres is reused for reading, as in the TypeScript stack (SESSION_KEY_CACHE_MS).
+SESSION_KEY_CACHE_SECONDS = 30.0
 NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_BYTES = 32
@@ -54,6 +63,10 @@ class CodecError(Exception):
 
 class PayloadDecryptionError(CodecError):
     """A payload this codec cannot decrypt: unknown key id, tampered or truncated data, malformed metadata."""
+
+
+class PayloadErasedError(PayloadDecryptionError):
+    """A payload of a deleted session: its data key is destroyed, so it can never be decrypted again."""
 
 
 class MissingKeysError(CodecError):
@@ -133,6 +146,155 @@ class NoKeysCodec(PayloadCodec):
             "(for the embedded stack of `npm start`, leave TEMPORAL_ADDRESS unset: its data directory's "
             "codec-keys.json is then read), or set DS_CODEC_DISABLED=1 for a stack that runs without encryption"
         )
+
+
+class SessionKeys:
+    """The stack's data keys per session, kept in its Postgres (table `session_key`) wrapped by the master keys:
+    AES-256-GCM under the master key `master_key_id`, 12-byte nonce, then the ciphertext and the 16-byte tag, with
+    the associated data `durable-sessions session key\\0<key id>\\0<session id>`. A write asks which key is live on
+    every call (a session deleted by another process is never written with its retired key), creating it with
+    `ds_session_key` when the session has none; a read finds the key a payload names (cached for 30 s). One
+    connection (psycopg), opened on first use."""
+
+    def __init__(self, ring: Sequence[CodecKey], database_url: str):
+        self._ring = key_ring(ring, "SessionKeys")
+        self._masters = {k.id: AESGCM(k.key) for k in self._ring}
+        self._url = database_url
+        self._conn: Any = None
+        self._lock = asyncio.Lock()
+        self._by_id: dict[str, tuple[bytes | None, float]] = {}
+
+    async def live(self, session_id: str) -> tuple[str, bytes]:
+        """The key new payloads of the session are sealed with: (its id, the 32 bytes)."""
+        rows = await self._query(
+            "SELECT key_id, wrapped, master_key_id FROM session_key WHERE session_id = %s AND retired_at IS NULL",
+            (session_id,),
+        )
+        if not rows:
+            candidate_id = "s" + os.urandom(16).hex()
+            candidate = os.urandom(KEY_BYTES)
+            newest = self._ring[0]
+            nonce = os.urandom(NONCE_BYTES)
+            wrapped = nonce + AESGCM(newest.key).encrypt(nonce, candidate, _key_aad(candidate_id, session_id))
+            rows = await self._query(
+                "SELECT key_id, wrapped, master_key_id FROM ds_session_key(%s, %s, %s, %s)",
+                (session_id, candidate_id, wrapped, newest.id),
+            )
+        key_id, wrapped, master_key_id = rows[0]
+        key = self._unwrap(master_key_id, bytes(wrapped), key_id, session_id)
+        self._by_id[key_id] = (key, time.monotonic() + SESSION_KEY_CACHE_SECONDS)
+        return key_id, key
+
+    async def by_id(self, key_id: str) -> bytes | None:
+        """The key a payload names; None when it is destroyed (its session was deleted). A key the actor's delete
+        retired still opens: the run that deleted the session may replay its history until the key is destroyed."""
+        hit = self._by_id.get(key_id)
+        if hit and hit[1] > time.monotonic():
+            return hit[0]
+        rows = await self._query(
+            "SELECT session_id, wrapped, master_key_id FROM session_key WHERE key_id = %s", (key_id,)
+        )
+        key = self._unwrap(rows[0][2], bytes(rows[0][1]), key_id, rows[0][0]) if rows else None
+        self._by_id[key_id] = (key, time.monotonic() + SESSION_KEY_CACHE_SECONDS)
+        return key
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def _query(self, sql: str, params: tuple) -> list[tuple]:
+        # One connection runs one statement at a time; the SDK may encode several payload lists at once.
+        async with self._lock:
+            if self._conn is None:
+                import psycopg  # only a client with keys per session needs the driver
+
+                self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+            cursor = await self._conn.execute(sql, params)
+            return list(await cursor.fetchall())
+
+    def _unwrap(self, master_key_id: str, wrapped: bytes, key_id: str, session_id: str) -> bytes:
+        master = self._masters.get(master_key_id)
+        if master is None:
+            known = ", ".join(k.id for k in self._ring)
+            raise PayloadDecryptionError(
+                f"session key {key_id} is wrapped by master key {json.dumps(master_key_id)}, which is not in the key "
+                f"ring (known: {known})"
+            )
+        try:
+            return master.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _key_aad(key_id, session_id))
+        except InvalidTag as err:
+            raise PayloadDecryptionError(
+                f"session key {key_id} does not unwrap: tampered or the wrong master key"
+            ) from err
+
+
+def _key_aad(key_id: str, session_id: str) -> bytes:
+    return f"durable-sessions session key\0{key_id}\0{session_id}".encode("utf-8")
+
+
+class SessionKeyCodec(PayloadCodec, WithSerializationContext):
+    """Keys per session: a payload of a session's workflow (`session/<id>`, which the SDK names in the serialization
+    context) is sealed with that session's data key, named in `encryption-session-key`; anything else with the master
+    key, as AesGcmCodec. Decoding needs no context: the payload names its key."""
+
+    def __init__(self, ring: Sequence[CodecKey], keys: SessionKeys, session_id: str | None = None):
+        self._master = AesGcmCodec(ring)
+        self._keys = keys
+        self._session_id = session_id
+
+    def with_context(self, context: SerializationContext) -> "SessionKeyCodec":
+        workflow_id = getattr(context, "workflow_id", None)
+        bound = copy.copy(self)
+        bound._session_id = (
+            workflow_id[len(SESSION_WORKFLOW_PREFIX) :]
+            if isinstance(workflow_id, str) and workflow_id.startswith(SESSION_WORKFLOW_PREFIX)
+            else None
+        )
+        return bound
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._session_id is None or all(is_encrypted(p) for p in payloads):
+            return await self._master.encode(payloads)
+        key_id, key = await self._keys.live(self._session_id)
+        aes = AESGCM(key)
+        sealed = []
+        for p in payloads:
+            if is_encrypted(p):
+                sealed.append(p)
+                continue
+            nonce = os.urandom(NONCE_BYTES)
+            data = nonce + aes.encrypt(nonce, p.SerializeToString(deterministic=True), None)
+            sealed.append(
+                Payload(
+                    metadata={"encoding": ENCRYPTED_ENCODING, SESSION_KEY_METADATA: key_id.encode("utf-8")},
+                    data=data,
+                )
+            )
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        opened = []
+        for p in payloads:
+            if not is_encrypted(p) or SESSION_KEY_METADATA not in p.metadata:
+                opened.extend(await self._master.decode([p]))
+                continue
+            key_id = p.metadata[SESSION_KEY_METADATA].decode("utf-8", errors="replace")
+            key = await self._keys.by_id(key_id)
+            if key is None:
+                raise PayloadErasedError(
+                    f"payload of a deleted session: its data key {key_id} is destroyed (erased)"
+                )
+            if len(p.data) < NONCE_BYTES + TAG_BYTES:
+                raise PayloadDecryptionError(f"encrypted payload too short ({len(p.data)} bytes)")
+            try:
+                plaintext = AESGCM(key).decrypt(p.data[:NONCE_BYTES], p.data[NONCE_BYTES:], None)
+            except InvalidTag as err:
+                raise PayloadDecryptionError(
+                    f"payload failed authentication with session key {key_id}: tampered or truncated"
+                ) from err
+            opened.append(Payload.FromString(plaintext))
+        return opened
 
 
 def is_encrypted(payload: Payload) -> bool:
@@ -252,11 +414,19 @@ def resolve_keys(env: Mapping[str, str], embedded: bool) -> ResolvedKeys:
     return ResolvedKeys(None, "TEMPORAL_ADDRESS is set and no DS_CODEC_KEYS or DS_CODEC_KEY_FILE is given")
 
 
-def codec_for(keys: ResolvedKeys) -> PayloadCodec | None:
-    """The codec for these keys; None only when encryption is switched off (DS_CODEC_DISABLED)."""
+def session_keys_on(env: Mapping[str, str]) -> bool:
+    """DS_CODEC_SESSION_KEYS as the stack reads it (src/config.ts): on unless it is `0` or `false`."""
+    return env.get("DS_CODEC_SESSION_KEYS", "").strip().lower() not in ("0", "false")
+
+
+def codec_for(keys: ResolvedKeys, database_url: str | None = None) -> PayloadCodec | None:
+    """The codec for these keys; None only when encryption is switched off (DS_CODEC_DISABLED). With the stack's
+    Postgres (`database_url`), payloads of a session are sealed with the session's own key (SessionKeyCodec)."""
     if keys.source == "DS_CODEC_DISABLED":
         return None
-    return AesGcmCodec(keys.ring) if keys.ring else NoKeysCodec(keys.source)
+    if not keys.ring:
+        return NoKeysCodec(keys.source)
+    return SessionKeyCodec(keys.ring, SessionKeys(keys.ring, database_url)) if database_url else AesGcmCodec(keys.ring)
 
 
 # --- The command line: Temporal's remote codec JSON ({"payloads": [{"metadata": {k: base64}, "data": base64}]}).

@@ -1,6 +1,7 @@
 """Unit tests of session_codec.py against the shared test vectors (test/fixtures/codec-vectors.json).
 
-Run by test/python-example.test.ts with the venv's python (`python -m unittest test_session_codec`); stdlib only.
+Run by test/python-example.test.ts with the venv's python (`python -m unittest test_session_codec`); no Postgres
+(keys per session are faked here; agent.py against the stack reads the real ones).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import unittest
 from pathlib import Path
 
 from temporalio.api.common.v1 import Payload
+from temporalio.converter import WorkflowSerializationContext
 
 import session_codec as sc
 
@@ -90,6 +92,65 @@ class Codec(unittest.TestCase):
             run(codec.decode([payload(VECTORS["vectors"][0]["encrypted"])]))
         # Only an explicit DS_CODEC_DISABLED talks in clear.
         self.assertIsNone(sc.codec_for(sc.resolve_keys({"DS_CODEC_DISABLED": "1"}, embedded=True)))
+
+
+class FakeSessionKeys:
+    """SessionKeys without Postgres: one live key per session, destroyed on request."""
+
+    def __init__(self) -> None:
+        self.live_keys: dict[str, tuple[str, bytes]] = {}
+        self.by_key: dict[str, bytes] = {}
+
+    async def live(self, session_id: str) -> tuple[str, bytes]:
+        if session_id not in self.live_keys:
+            key_id, key = "s" + os.urandom(16).hex(), os.urandom(32)
+            self.live_keys[session_id] = (key_id, key)
+            self.by_key[key_id] = key
+        return self.live_keys[session_id]
+
+    async def by_id(self, key_id: str) -> bytes | None:
+        return self.by_key.get(key_id)
+
+    def destroy(self, session_id: str) -> None:
+        key_id, _ = self.live_keys.pop(session_id)
+        del self.by_key[key_id]
+
+
+class SessionKeyCodecTest(unittest.TestCase):
+    def context(self, workflow_id: str) -> WorkflowSerializationContext:
+        return WorkflowSerializationContext(namespace="default", workflow_id=workflow_id)
+
+    def test_a_session_workflow_is_sealed_with_its_own_key_anything_else_with_the_master_key(self) -> None:
+        keys = FakeSessionKeys()
+        codec = sc.SessionKeyCodec(ring(), keys)  # type: ignore[arg-type]
+        turn = Payload(metadata={"encoding": b"json/plain"}, data=b'{"user":"secret"}')
+        [a] = run(codec.with_context(self.context("session/a")).encode([turn]))
+        [b] = run(codec.with_context(self.context("session/b")).encode([turn]))
+        [other] = run(codec.with_context(self.context("cleanup/x")).encode([turn]))
+        self.assertEqual(a.metadata[sc.SESSION_KEY_METADATA].decode(), keys.live_keys["a"][0])
+        self.assertNotEqual(a.metadata[sc.SESSION_KEY_METADATA], b.metadata[sc.SESSION_KEY_METADATA])
+        self.assertNotIn(sc.KEY_ID_METADATA, a.metadata)
+        self.assertEqual(other.metadata[sc.KEY_ID_METADATA].decode(), ring()[0].id)
+        self.assertNotIn(b"secret", a.data)
+        # Decoding needs no context: the payload names its key.
+        self.assertEqual(run(codec.decode([a, b, other])), [turn, turn, turn])
+
+    def test_a_deleted_sessions_payloads_are_erased_and_the_others_still_decode(self) -> None:
+        keys = FakeSessionKeys()
+        codec = sc.SessionKeyCodec(ring(), keys)  # type: ignore[arg-type]
+        turn = Payload(metadata={"encoding": b"json/plain"}, data=b'{"user":"x"}')
+        [gone] = run(codec.with_context(self.context("session/gone")).encode([turn]))
+        [kept] = run(codec.with_context(self.context("session/kept")).encode([turn]))
+        keys.destroy("gone")
+        with self.assertRaises(sc.PayloadErasedError):
+            run(codec.decode([gone]))
+        self.assertEqual(run(codec.decode([kept])), [turn])
+
+    def test_ds_codec_session_keys_is_on_unless_switched_off(self) -> None:
+        self.assertTrue(sc.session_keys_on({}))
+        self.assertTrue(sc.session_keys_on({"DS_CODEC_SESSION_KEYS": "1"}))
+        self.assertFalse(sc.session_keys_on({"DS_CODEC_SESSION_KEYS": "0"}))
+        self.assertFalse(sc.session_keys_on({"DS_CODEC_SESSION_KEYS": "false"}))
 
 
 class Keys(unittest.TestCase):

@@ -1,6 +1,7 @@
 // The payload codec with a data key per session (crypto-shredding): a payload of a session's workflow is sealed with
 // that session's key, named in its metadata; anything else with the master key (AesGcmCodec). Used instead of
 // AesGcmCodec when DS_CODEC_SESSION_KEYS=1 (src/runtime/stack.ts) and by the codec server; see docs/encryption.md.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Payload, PayloadCodec, SerializationContext } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import {
@@ -46,6 +47,21 @@ export function erasedSentinel(keyId: string): Payload {
   return defaultPayloadConverter.toPayload({ [ERASED_PAYLOAD_FIELD]: keyId });
 }
 
+/** Per call of sealedKeysOf: the key each session's payloads were last sealed with, by session id. */
+const sealing = new AsyncLocalStorage<Map<string, string>>();
+
+/**
+ * Runs `call` and returns, with its result, the data key each session's payloads were sealed with while it ran (the
+ * last, when a retry sealed them again): what a client checks after Temporal has taken a write (service.submitTurn).
+ */
+export async function sealedKeysOf<T>(
+  call: () => Promise<T>,
+): Promise<{ result: T; sealed: Map<string, string> }> {
+  const sealed = new Map<string, string>();
+  const result = await sealing.run(sealed, call);
+  return { result, sealed };
+}
+
 export class SessionKeyCodec implements PayloadCodec {
   private readonly master: AesGcmCodec;
 
@@ -67,6 +83,7 @@ export class SessionKeyCodec implements PayloadCodec {
     if (sessionId === undefined) return this.master.encode(payloads);
     if (payloads.every(isEncrypted)) return payloads;
     const key = await this.keys.current(sessionId);
+    sealing.getStore()?.set(sessionId, key.id);
     const idBytes = utf8.encode(key.id);
     return payloads.map((p) =>
       isEncrypted(p)

@@ -101,7 +101,7 @@ export async function startClusterStack(config: Config, logger: Logger): Promise
       DS_WORKER_METRICS_PORT: '0',
       ...(keyFile ? { DS_CODEC_KEY_FILE: keyFile } : {}),
       // Keys per session: every worker must agree with the API (docs/encryption.md).
-      ...(config.codec.sessionKeys ? { DS_CODEC_SESSION_KEYS: '1' } : {}),
+      DS_CODEC_SESSION_KEYS: config.codec.sessionKeys ? '1' : '0',
     };
     const workers: WorkerProcess[] = [];
     const startWorker = async (i: number): Promise<void> => {

@@ -6,7 +6,7 @@ import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
-import { SessionKeyCodec } from '../codec/session-key-codec';
+import { SessionKeyCodec, sealedKeysOf } from '../codec/session-key-codec';
 import type { SessionKeyStore } from '../codec/session-keys';
 import type { ActorConfig } from '../config';
 import { listSummaries, loadSnapshot } from '../postgres/snapshots';
@@ -176,29 +176,31 @@ export class TemporalSessionService
     if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
     const turnId = options.turnId ?? randomUUID();
     validateTurnId(turnId);
-    // With keys per session, the key this turn is sealed with: a delete that retires it before the actor decodes the
-    // turn would leave it acknowledged here and never applied (it belonged to the deleted incarnation).
-    const keys = this.sessionKeys();
-    const sealedWith = keys && (await keys.current(sessionId)).id;
-    await this.retryingActor(sessionId, () =>
-      this.client.workflow.signalWithStart(SESSION_WORKFLOW_TYPE, {
-        workflowId: sessionWorkflowId(sessionId),
-        taskQueue: this.taskQueue,
-        args: [this.actorInput(sessionId)],
-        signal: turnSignal,
-        signalArgs: [
-          {
-            turn_id: turnId,
-            user,
-            assistant,
-            agent_type: options.agentType,
-            user_id: options.userId,
-            expected_user_id: options.expectedUserId,
-          },
-        ],
-        staticSummary: summaryOf(sessionId),
-      }),
+    const { sealed } = await sealedKeysOf(() =>
+      this.retryingActor(sessionId, () =>
+        this.client.workflow.signalWithStart(SESSION_WORKFLOW_TYPE, {
+          workflowId: sessionWorkflowId(sessionId),
+          taskQueue: this.taskQueue,
+          args: [this.actorInput(sessionId)],
+          signal: turnSignal,
+          signalArgs: [
+            {
+              turn_id: turnId,
+              user,
+              assistant,
+              agent_type: options.agentType,
+              user_id: options.userId,
+              expected_user_id: options.expectedUserId,
+            },
+          ],
+          staticSummary: summaryOf(sessionId),
+        }),
+      ),
     );
+    // With keys per session: a delete that retired the key this turn was sealed with before the actor read it would
+    // leave it acknowledged here and never applied (it belonged to the deleted incarnation).
+    const sealedWith = sealed.get(sessionId);
+    const keys = this.sessionKeys();
     if (keys && sealedWith && !(await keys.isLive(sealedWith)))
       await this.keptDespiteDelete(sessionId, turnId);
     return turnId;
