@@ -1,5 +1,6 @@
 // The JSON the benchmark writes to bench/results/<timestamp>.json: every figure of every workload.
 // Filled by bench/main.ts, read by bench/report.ts.
+import type { SealedPayloads } from './sealed';
 import type { AgentResult } from './workloads/agent';
 import type { CleanupResult } from './workloads/cleanup';
 import type { ColdResult } from './workloads/cold';
@@ -22,8 +23,10 @@ export interface Results {
   command: string;
   machine: { cpus: number; cpuModel: string; memoryGB: number; loadAverageAtStart: number[]; loadAverageAtEnd?: number[]; node: string };
   versions: { temporalCli: string; postgres: string };
-  settings: { sqlite: string; sizes: Sizes };
+  settings: { sqlite: string; sizes: Sizes; /** --codec: the actors' payloads sealed as the product does. */ codec?: 'master' | 'session' };
   latency?: LatencyResult;
+  /** With --codec: how the latency sessions' histories hold their payloads. */
+  sealed?: SealedPayloads;
   throughput?: ThroughputResult;
   history?: HistoryResult;
   contention?: ContentionResult;

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import type pg from 'pg';
+import { attachCodecPool, createCodec, encryptingDataConverter } from '../src/codec/resolve';
+import { generateKey } from '../src/codec/keys';
 import { findRoot } from '../src/config';
 import { migrate } from '../src/postgres/migrate';
 import { createPool } from '../src/postgres/pool';
@@ -20,6 +22,7 @@ import { resolveTemporalCli, temporalCliVersion } from '../src/runtime/temporal-
 import { TemporalSessionService } from '../src/temporal/service';
 import type { ActorConfig } from '../src/config';
 import { forkWorkerProcess, WorkerHandle } from './workers';
+import type { BenchCodec } from './worker-process';
 
 export type SqliteSetting = 'default' | 'wal-full' | 'wal-normal';
 
@@ -130,6 +133,7 @@ export async function startTarget(
   setting: SqliteSetting,
   maxCachedWorkflows: number,
   workers = 1,
+  codec?: BenchCodec['kind'],
 ): Promise<Target> {
   const n = targets++;
   const dir = path.join(base.tempDir, `temporal-${n}-${setting}`);
@@ -139,6 +143,7 @@ export async function startTarget(
     setting,
     maxCachedWorkflows,
     workers,
+    codec,
     // Workers load while the server starts.
     startServer: async () => {
       const server = await startServer(base.cliPath, setting, path.join(dir, 'temporal.db'), path.join(dir, 'temporal.log'));
@@ -164,6 +169,8 @@ export async function attachTarget(
     setting: SqliteSetting;
     maxCachedWorkflows: number;
     workers: number;
+    /** The actors' payloads sealed as the product does (the services' client and the actor workers); floors never. */
+    codec?: BenchCodec['kind'];
     startServer: () => Promise<{ address: string; pid: number; stop: () => Promise<void> }>;
   },
 ): Promise<Target> {
@@ -185,6 +192,15 @@ export async function attachTarget(
     const connection = await Connection.connect({ address: server.address });
     stops.push(() => connection.close());
     const client = new Client({ connection, namespace: NAMESPACE });
+    const key = generateKey();
+    const codecConfig: BenchCodec | undefined = o.codec
+      ? { kind: o.codec, keyId: key.id, key: key.key.toString('base64') }
+      : undefined;
+    const codec = o.codec ? createCodec([key], o.codec === 'session', 'client') : undefined;
+    attachCodecPool(codec, pool);
+    const actorClient = codec
+      ? new Client({ connection, namespace: NAMESPACE, dataConverter: encryptingDataConverter(codec) })
+      : client;
     const actorTaskQueue = `bench-actor-${o.name}`;
     const floorTaskQueue = `bench-floor-${o.name}`;
     const handles = await Promise.all(
@@ -198,12 +214,13 @@ export async function attachTarget(
           floorBundle: base.floorBundle,
           floorTaskQueue,
           maxCachedWorkflows: o.maxCachedWorkflows,
+          ...(codecConfig ? { codec: codecConfig } : {}),
         }),
       ),
     );
     stops.push(() => Promise.all(handles.map((w) => w.stop())).then(() => undefined)); // first to stop: before the server
     const serviceWith = (actor: Partial<ActorConfig>) =>
-      new TemporalSessionService({ client, pool, taskQueue: actorTaskQueue, actor });
+      new TemporalSessionService({ client: actorClient, pool, taskQueue: actorTaskQueue, actor });
     return {
       kind: o.kind,
       setting: o.setting,

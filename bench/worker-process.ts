@@ -2,6 +2,7 @@
 // input) and the no-op floor worker, away from the client load.
 // Forked by bench/workers.ts; it receives its config, answers memory readings and stops on request over IPC.
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { attachCodecPool, createCodec, encryptingDataConverter } from '../src/codec/resolve';
 import { createPool } from '../src/postgres/pool';
 import { installTemporalRuntime } from '../src/runtime/stack';
 import { createSessionWorker } from '../src/temporal/worker';
@@ -18,6 +19,15 @@ export interface WorkerProcessConfig {
   floorBundle?: string;
   floorTaskQueue?: string;
   maxCachedWorkflows?: number;
+  /** The actors' payload codec, as the product's (`--codec`): the master key alone, or keys per session. */
+  codec?: BenchCodec;
+}
+
+/** A codec the benchmark runs the actors with: one random master key (base64), made for the run. */
+export interface BenchCodec {
+  kind: 'master' | 'session';
+  keyId: string;
+  key: string;
 }
 
 export type ToWorker = { type: 'config'; config: WorkerProcessConfig } | { type: 'memory'; id: number } | { type: 'stop' };
@@ -65,6 +75,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const pool = createPool(config.databaseUrl, 20, { applicationName: 'bench-worker' });
   const tuning = config.maxCachedWorkflows ? { maxCachedWorkflows: config.maxCachedWorkflows } : {};
+  const codec = config.codec
+    ? createCodec([{ id: config.codec.keyId, key: Buffer.from(config.codec.key, 'base64') }], config.codec.kind === 'session', 'worker')
+    : undefined;
+  attachCodecPool(codec, pool);
   const workers: Worker[] = [
     await createSessionWorker({
       connection,
@@ -73,6 +87,7 @@ async function main(): Promise<void> {
       pool,
       workflowBundlePath: config.actorBundle,
       tuning,
+      ...(codec ? { dataConverter: encryptingDataConverter(codec) } : {}),
     }),
   ];
   if (config.floorBundle && config.floorTaskQueue) {
