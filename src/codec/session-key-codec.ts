@@ -13,7 +13,7 @@ import {
   sealPayload,
 } from './aes-gcm-codec';
 import type { KeyRing } from './keys';
-import { type SessionKeyStore } from './session-keys';
+import { type SessionKey, type SessionKeyStore } from './session-keys';
 import { ERASED_PAYLOAD_FIELD, WORKFLOW_ID_PREFIX } from '../../workflows/messages';
 
 /** Metadata entry naming the session key that sealed the payload (instead of `encryption-key-id`). */
@@ -47,19 +47,21 @@ export function erasedSentinel(keyId: string): Payload {
   return defaultPayloadConverter.toPayload({ [ERASED_PAYLOAD_FIELD]: keyId });
 }
 
-/** Per call of sealedKeysOf: the key each session's payloads were last sealed with, by session id. */
-const sealing = new AsyncLocalStorage<Map<string, string>>();
+/** Per call of sealedKeysOf: the key each session's payloads are sealed with, by session id. */
+const sealing = new AsyncLocalStorage<Map<string, SessionKey>>();
 
 /**
- * Runs `call` and returns, with its result, the data key each session's payloads were sealed with while it ran (the
- * last, when a retry sealed them again): what a client checks after Temporal has taken a write (service.submitTurn).
+ * Runs one client call (`call`, its retries included) with each session's payloads sealed with one key: the live
+ * key the call's first payload of the session found (one Postgres lookup per call, not one per payload list the SDK
+ * encodes). Returns, with its result, the id of that key by session: what a client checks once Temporal has taken a
+ * write (service.submitTurn).
  */
 export async function sealedKeysOf<T>(
   call: () => Promise<T>,
 ): Promise<{ result: T; sealed: Map<string, string> }> {
-  const sealed = new Map<string, string>();
-  const result = await sealing.run(sealed, call);
-  return { result, sealed };
+  const keys = new Map<string, SessionKey>();
+  const result = await sealing.run(keys, call);
+  return { result, sealed: new Map([...keys].map(([sessionId, key]) => [sessionId, key.id])) };
 }
 
 export class SessionKeyCodec implements PayloadCodec {
@@ -82,8 +84,12 @@ export class SessionKeyCodec implements PayloadCodec {
     const sessionId = sessionOf(context);
     if (sessionId === undefined) return this.master.encode(payloads);
     if (payloads.every(isEncrypted)) return payloads;
-    const key = await this.keys.current(sessionId);
-    sealing.getStore()?.set(sessionId, key.id);
+    const call = sealing.getStore();
+    let key = call?.get(sessionId);
+    if (!key) {
+      key = await this.keys.current(sessionId);
+      call?.set(sessionId, key);
+    }
     const idBytes = utf8.encode(key.id);
     return payloads.map((p) =>
       isEncrypted(p)

@@ -147,12 +147,15 @@ export class TemporalSessionService
     // run with its first outcome, even a "not found" that a re-created session has since made wrong.
     const updateId = `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
     const [update, args] = toWireUpdate(owned, options.turnId);
-    const ack = await this.retryingActor(sessionId, () =>
-      this.client.workflow.executeUpdateWithStart(update, {
-        args: [args as never],
-        updateId,
-        startWorkflowOperation: this.startOperation(sessionId),
-      }),
+    // One key lookup for the whole call (keys per session): the start's input and the update's arguments alike.
+    const { result: ack } = await sealedKeysOf(() =>
+      this.retryingActor(sessionId, () =>
+        this.client.workflow.executeUpdateWithStart(update, {
+          args: [args as never],
+          updateId,
+          startWorkflowOperation: this.startOperation(sessionId),
+        }),
+      ),
     );
     return { version: ack.version, context: fromWireContext(ack.context) };
   }
