@@ -58,12 +58,25 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Destroys the retired keys of these sessions, once the runs that retired them have closed (the caller of the delete,
--- or the cleanup's sweep of keys such a caller left). Returns how many it destroyed.
-CREATE FUNCTION ds_destroy_retired_keys(p_session_ids text[])
-RETURNS bigint LANGUAGE sql AS $$
-  WITH gone AS (
-    DELETE FROM session_key k WHERE k.retired_at IS NOT NULL AND k.session_id = ANY (p_session_ids) RETURNING 1
-  )
-  SELECT count(*) FROM gone
-$$;
+-- Destroys the keys these sessions' deletes retired, once the runs that retired them have closed (the caller of the
+-- delete, or the cleanup's sweep of keys such a caller left). With p_unused, also the live key of each that has no row:
+-- the removing run's last payloads (its removal's result) were sealed with a key made after the retirement, which
+-- seals nothing else. Under each session's lock, in id order. Returns how many keys it destroyed.
+CREATE FUNCTION ds_destroy_retired_keys(p_session_ids text[], p_unused boolean)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_id text;
+  destroyed bigint := 0;
+  n bigint;
+BEGIN
+  FOR v_id IN SELECT u.id FROM (SELECT DISTINCT x AS id FROM unnest(p_session_ids) AS x) u ORDER BY u.id COLLATE "C"
+  LOOP
+    PERFORM ds_lock_session(v_id);
+    DELETE FROM session_key k WHERE k.session_id = v_id
+      AND (k.retired_at IS NOT NULL
+           OR (p_unused AND NOT EXISTS (SELECT 1 FROM conversation_context c WHERE c.session_id = v_id)));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    destroyed := destroyed + n;
+  END LOOP;
+  RETURN destroyed;
+END $$;

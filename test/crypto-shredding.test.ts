@@ -144,6 +144,10 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     expect(await decodedText(targetCopy)).toContain(`${secret} question of ${target}`);
 
     await h.service.deleteSession(target);
+    // No key of the deleted session is left: neither the one its delete retired nor one made for the removal's own
+    // result after it.
+    const left = await h.pool.query('SELECT key_id FROM session_key WHERE session_id = $1', [target]);
+    expect(left.rows).toEqual([]);
 
     // The copy taken before the delete: every payload is erased, none decodes, in a new reader and in this process.
     for (const codec of [reader(), new SessionKeyCodec([k1], store)]) {
@@ -290,12 +294,16 @@ describe('crypto-shredding: a deleted session’s retained history copies no lon
     await h.client.workflow.getHandle(sessionWorkflowId(closed)).terminate('closed, as after its removal');
     // What a removing run's delete does; then its caller dies before destroying the keys.
     for (const id of [open, closed]) await deleteSessionFenced(h.pool, id, 1);
+    const unused = `shred-sweep-unused-${run}`;
+    // A key made for a session that never got a row (its run ended before any snapshot): it seals nothing any more.
+    await store.current(unused);
+    const mine = [open, closed, unused];
     const retired = async () =>
-      (await staleRetiredKeys(h.pool, 0, 1000)).map((k) => k.sessionId).filter((id) => id.includes(run));
-    expect((await retired()).sort()).toEqual([closed, open].sort());
+      (await staleRetiredKeys(h.pool, 0, 1000)).map((k) => k.sessionId).filter((id) => mine.includes(id));
+    expect((await retired()).sort()).toEqual([closed, open, unused].sort());
     // Younger than the grace period: left alone.
     await sweepRetiredKeys(h.pool, h.client, 3600);
-    expect((await retired()).sort()).toEqual([closed, open].sort());
+    expect((await retired()).sort()).toEqual([closed, open, unused].sort());
     expect(await sweepRetiredKeys(h.pool, h.client, 0)).toBeGreaterThanOrEqual(1);
     // The open run started before the retirement (it may be the removing run, still to replay): kept for now.
     expect(await retired()).toEqual([open]);

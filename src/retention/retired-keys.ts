@@ -29,12 +29,18 @@ export async function destroyOnceClosed(
   client: Client,
   sessions: readonly { sessionId: string; removedAt: number | 'answered' }[],
 ): Promise<string[]> {
-  const ready: string[] = [];
+  const closed: string[] = [];
+  const movedOn: string[] = [];
   await forEachLimit([...sessions], ERASE_CONCURRENCY, async ({ sessionId, removedAt }) => {
-    if (await noOpenRunHolds(client, sessionId, removedAt)) ready.push(sessionId);
+    const runs = await noOpenRunHolds(client, sessionId, removedAt);
+    if (runs === 'none open') closed.push(sessionId);
+    else if (runs === 'moved on') movedOn.push(sessionId);
   });
-  await destroyRetiredKeys(pool, ready);
-  return ready;
+  // No run is open: a live key without a row seals nothing any more (the removal's own result was its only use).
+  await destroyRetiredKeys(pool, closed, { unused: true });
+  // A later run is the next incarnation: its key stays.
+  await destroyRetiredKeys(pool, movedOn);
+  return [...closed, ...movedOn];
 }
 
 /**
@@ -61,32 +67,33 @@ export async function sweepRetiredKeys(
 }
 
 /**
- * Whether no open run of the session can hold payloads sealed with its retired keys. A run open since before the
- * retirement may be the removing run itself: not yet. A later one is asked to move on (the drain signal: it continues
- * as new) and waited for.
+ * Whether an open run of the session can still hold payloads sealed with its retired keys. None open: no. A run open
+ * since before the retirement may be the removing run itself: not yet. A later one (the next incarnation) is asked to
+ * move on (the drain signal: it continues as new, from the actor's state under its own key) and waited for.
  */
 async function noOpenRunHolds(
   client: Client,
   sessionId: string,
   removedAt: number | 'answered',
-): Promise<boolean> {
+): Promise<'none open' | 'moved on' | 'not yet'> {
   const handle = client.workflow.getHandle(sessionWorkflowId(sessionId));
   const current = await describeOpen(client, sessionId);
-  if (!current) return true;
-  if (removedAt !== 'answered' && current.startTime.getTime() <= removedAt * 1000 + 1000) return false;
+  if (!current) return 'none open';
+  if (removedAt !== 'answered' && current.startTime.getTime() <= removedAt * 1000 + 1000) return 'not yet';
   try {
     await handle.signal(drainSignal);
   } catch (err) {
-    if (isActorGone(err)) return true;
+    if (isActorGone(err)) return 'none open';
     throw err;
   }
   const deadline = Date.now() + MOVE_ON_MS;
   while (Date.now() < deadline) {
     const now = await describeOpen(client, sessionId);
-    if (!now || now.runId !== current.runId) return true;
+    if (!now) return 'none open';
+    if (now.runId !== current.runId) return 'moved on';
     await sleep(50);
   }
-  return false;
+  return 'not yet';
 }
 
 /** The session's current run if it is open. */
