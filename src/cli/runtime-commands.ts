@@ -208,7 +208,7 @@ function printBanner(
       : '',
     `  Postgres      ${stack.databaseUrl.replace(/\/\/[^@]*@/, '//')}`,
     stack.codec
-      ? `  Encryption    payloads encrypted (key ${stack.codec.codec.currentKeyId}); codec server ${apiUrl}/codec (docs/encryption.md)`
+      ? `  Encryption    payloads encrypted (${stack.config.codec.sessionKeys ? 'a key per session, wrapped by master key' : 'master key'} ${stack.codec.codec.currentKeyId}); codec server ${apiUrl}/codec (docs/encryption.md)`
       : '  Encryption    off: message text is stored in Temporal in clear (docs/encryption.md)',
     stack.codec && stack.uiUrl
       ? `  UI decoding   sign in at ${apiUrl}/codec/login with the admin key, then tick "include cross-origin credentials" in the UI's Codec Server settings`
