@@ -4,7 +4,7 @@
 -- cache while its removal waited) decoded its earlier events as erased and did not answer the delete. Now the fenced
 -- delete retires the key: no new payload is sealed with it (a write after the delete gets a new key), the codec
 -- server shows its payloads as erased, and only the run's own replays still open them. Whoever sent the delete
--- destroys it as soon as the removing run has answered (src/codec/session-keys.ts destroyRetiredKeys), and each cleanup destroys
+-- destroys it as soon as the removing run has answered (src/retention/retired-keys.ts destroyRetiredKeys), and each cleanup destroys
 -- what a crashed caller left retired. The paths without an actor (retention by SQL, the direct store) have no run to
 -- replay and still destroy the key with the row. Applied by src/postgres/migrate.ts.
 

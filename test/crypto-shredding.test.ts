@@ -10,12 +10,11 @@ import {
   SessionKeyCodec,
   SessionKeyStore,
   rewrapSessionKeys,
-  staleRetiredKeys,
   type CodecKey,
 } from '../src/codec';
 import { SessionNotFoundError } from '../src/errors';
 import { deleteSessionFenced } from '../src/postgres/fence';
-import { sweepRetiredKeys } from '../src/retention/retired-keys';
+import { staleRetiredKeys, sweepRetiredKeys } from '../src/retention/retired-keys';
 import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSessionWorker } from '../src/temporal/worker';

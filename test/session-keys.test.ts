@@ -10,12 +10,12 @@ import {
   SESSION_KEY_METADATA,
   SessionKeyCodec,
   SessionKeyStore,
-  destroyRetiredKeys,
   forgetSessionKey,
   rewrapSessionKeys,
   type CodecKey,
   type KeyRing,
 } from '../src/codec';
+import { destroyRetiredKeys } from '../src/retention/retired-keys';
 import { expireIdleSessions } from '../src/retention/sql';
 import { deleteSessionFenced, persistSession } from '../src/postgres/fence';
 import type { SessionSnapshot } from '../src/session-rules';

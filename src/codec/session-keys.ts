@@ -244,50 +244,6 @@ function unwrap(master: Buffer, wrapped: Buffer, keyId: string, sessionId: strin
 }
 
 /**
- * Destroys the retired keys of these sessions: call once the run that deleted them has answered (so no task of it
- * runs again). With `unused`, also the live key of each that has no row (made after the retirement, for the removing
- * run's last payloads): only for sessions with no open run. From then on every copy of their payloads is unreadable.
- * Returns how many keys it destroyed.
- */
-export async function destroyRetiredKeys(
-  db: Queryable,
-  sessionIds: readonly string[],
-  options: { unused?: boolean } = {},
-): Promise<number> {
-  if (sessionIds.length === 0) return 0;
-  const { rows } = await query<{ n: string }>(
-    db,
-    'destroy session keys',
-    'SELECT ds_destroy_retired_keys($1::text[], $2::boolean) AS n',
-    [sessionIds, options.unused ?? false],
-  );
-  for (const id of sessionIds) forgetSessionKey(id);
-  return Number(rows[0].n);
-}
-
-/**
- * Sessions whose keys a delete's caller left: a key retired at least `olderThanSeconds` ago, or a live key that old
- * whose session has no row; each with the time of its newest such key (epoch seconds); at most `limit`, oldest first.
- */
-export async function staleRetiredKeys(
-  db: Queryable,
-  olderThanSeconds: number,
-  limit: number,
-): Promise<{ sessionId: string; retiredAt: number }[]> {
-  const { rows } = await query<{ session_id: string; retired_at: string }>(
-    db,
-    'retired session keys',
-    `SELECT k.session_id, max(coalesce(k.retired_at, k.created_at)) AS retired_at FROM session_key k
-     WHERE coalesce(k.retired_at, k.created_at) <= ds_epoch() - $1::bigint
-       AND (k.retired_at IS NOT NULL
-            OR NOT EXISTS (SELECT 1 FROM conversation_context c WHERE c.session_id = k.session_id))
-     GROUP BY k.session_id ORDER BY min(coalesce(k.retired_at, k.created_at)) LIMIT $2::integer`,
-    [Math.max(0, Math.floor(olderThanSeconds)), limit],
-  );
-  return rows.map((r) => ({ sessionId: r.session_id, retiredAt: Number(r.retired_at) }));
-}
-
-/**
  * Master-key rotation for session keys: rewraps every key not wrapped by the ring's newest key with it, in batches,
  * each row only if nobody changed it meanwhile. Histories are not touched. Returns how many keys it rewrapped.
  */

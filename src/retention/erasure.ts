@@ -138,10 +138,20 @@ async function waitClosed(client: Client, workflowId: string, runId: string): Pr
 
 /** True when the workflow id's current run (or the given run) is running, as Temporal itself knows it. */
 export async function isRunning(client: Client, workflowId: string, runId?: string): Promise<boolean> {
+  return (await openRun(client, workflowId, runId)) !== undefined;
+}
+
+/** The workflow id's current run (or the given run) when it is running: its run id and start time. */
+export async function openRun(
+  client: Client,
+  workflowId: string,
+  runId?: string,
+): Promise<{ runId: string; startTime: Date } | undefined> {
   try {
-    return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
+    const run = await client.workflow.getHandle(workflowId, runId).describe();
+    return run.status.name === 'RUNNING' ? { runId: run.runId, startTime: run.startTime } : undefined;
   } catch (err) {
-    if (isActorGone(err)) return false;
+    if (isActorGone(err)) return undefined;
     throw err;
   }
 }

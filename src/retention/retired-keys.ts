@@ -6,11 +6,12 @@
 // cleanup sweeps what a caller that died in between left retired. Used by activities/cleanup.ts and src/temporal.
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { destroyRetiredKeys, staleRetiredKeys } from '../codec/session-keys';
+import { forgetSessionKey } from '../codec/session-keys';
+import { type Queryable, query } from '../postgres/snapshots';
 import { sleep } from '../runtime/process';
 import { isActorGone } from '../temporal/failures';
 import { drainSignal, sessionWorkflowId } from '../../workflows/messages';
-import { ERASE_CONCURRENCY, forEachLimit } from './erasure';
+import { ERASE_CONCURRENCY, forEachLimit, openRun } from './erasure';
 
 /** A retired key older than this is left by a caller that died (a delete's caller destroys it within seconds). */
 export const RETIRED_KEY_GRACE_SECONDS = 600;
@@ -76,19 +77,19 @@ async function noOpenRunHolds(
   sessionId: string,
   removedAt: number | 'answered',
 ): Promise<'none open' | 'moved on' | 'not yet'> {
-  const handle = client.workflow.getHandle(sessionWorkflowId(sessionId));
-  const current = await describeOpen(client, sessionId);
+  const workflowId = sessionWorkflowId(sessionId);
+  const current = await openRun(client, workflowId);
   if (!current) return 'none open';
   if (removedAt !== 'answered' && current.startTime.getTime() <= removedAt * 1000 + 1000) return 'not yet';
   try {
-    await handle.signal(drainSignal);
+    await client.workflow.getHandle(workflowId).signal(drainSignal);
   } catch (err) {
     if (isActorGone(err)) return 'none open';
     throw err;
   }
   const deadline = Date.now() + MOVE_ON_MS;
   while (Date.now() < deadline) {
-    const now = await describeOpen(client, sessionId);
+    const now = await openRun(client, workflowId);
     if (!now) return 'none open';
     if (now.runId !== current.runId) return 'moved on';
     await sleep(50);
@@ -96,16 +97,46 @@ async function noOpenRunHolds(
   return 'not yet';
 }
 
-/** The session's current run if it is open. */
-async function describeOpen(
-  client: Client,
-  sessionId: string,
-): Promise<{ runId: string; startTime: Date } | undefined> {
-  try {
-    const run = await client.workflow.getHandle(sessionWorkflowId(sessionId)).describe();
-    return run.status.name === 'RUNNING' ? { runId: run.runId, startTime: run.startTime } : undefined;
-  } catch (err) {
-    if (isActorGone(err)) return undefined;
-    throw err;
-  }
+/**
+ * Destroys the retired keys of these sessions: call once the run that deleted them has answered (so no task of it
+ * runs again). With `unused`, also the live key of each that has no row (made after the retirement, for the removing
+ * run's last payloads): only for sessions with no open run. From then on every copy of their payloads is unreadable.
+ * Returns how many keys it destroyed.
+ */
+export async function destroyRetiredKeys(
+  db: Queryable,
+  sessionIds: readonly string[],
+  options: { unused?: boolean } = {},
+): Promise<number> {
+  if (sessionIds.length === 0) return 0;
+  const { rows } = await query<{ n: string }>(
+    db,
+    'destroy session keys',
+    'SELECT ds_destroy_retired_keys($1::text[], $2::boolean) AS n',
+    [sessionIds, options.unused ?? false],
+  );
+  for (const id of sessionIds) forgetSessionKey(id);
+  return Number(rows[0].n);
+}
+
+/**
+ * Sessions whose keys a delete's caller left: a key retired at least `olderThanSeconds` ago, or a live key that old
+ * whose session has no row; each with the time of its newest such key (epoch seconds); at most `limit`, oldest first.
+ */
+export async function staleRetiredKeys(
+  db: Queryable,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<{ sessionId: string; retiredAt: number }[]> {
+  const { rows } = await query<{ session_id: string; retired_at: string }>(
+    db,
+    'retired session keys',
+    `SELECT k.session_id, max(coalesce(k.retired_at, k.created_at)) AS retired_at FROM session_key k
+     WHERE coalesce(k.retired_at, k.created_at) <= ds_epoch() - $1::bigint
+       AND (k.retired_at IS NOT NULL
+            OR NOT EXISTS (SELECT 1 FROM conversation_context c WHERE c.session_id = k.session_id))
+     GROUP BY k.session_id ORDER BY min(coalesce(k.retired_at, k.created_at)) LIMIT $2::integer`,
+    [Math.max(0, Math.floor(olderThanSeconds)), limit],
+  );
+  return rows.map((r) => ({ sessionId: r.session_id, retiredAt: Number(r.retired_at) }));
 }
