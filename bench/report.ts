@@ -88,8 +88,8 @@ export function markdownTable(r: Results): string {
   }
   for (const run of [r.cleanup?.product, r.cleanup?.sqlBatch]) {
     if (!run) continue;
-    const exact = run.survivors === 0 && run.freshDeleted === 0;
-    const what = run.error ? `failed: ${run.error.slice(0, 80)}` : `${num(run.seconds, 1)} s${run.timedOut ? ' (stopped: time budget)' : ''}, ${num(run.rowsPerSec)} rows/s (${run.deleted} deleted; ${run.survivors ?? '?'} expired left, ${run.freshDeleted ?? '?'} unexpired deleted)`;
+    const exact = run.survivors === 0 && run.freshDeleted === 0 && run.keysLeft === 0 && run.freshKeysDestroyed === 0;
+    const what = run.error ? `failed: ${run.error.slice(0, 80)}` : `${num(run.seconds, 1)} s${run.timedOut ? ' (stopped: time budget)' : ''}, ${num(run.rowsPerSec)} rows/s (${run.deleted} deleted; ${run.survivors ?? '?'} expired left, ${run.freshDeleted ?? '?'} unexpired deleted; keys: ${run.keysLeft ?? '?'} left, ${run.freshKeysDestroyed ?? '?'} unexpired destroyed)`;
     const projected = run.rowsPerSec > 0 ? 1_000_000 / run.rowsPerSec : NaN;
     add(`cleanup of ${run.seeded.toLocaleString('en')} expired: ${run.path}`, what,
       `turn p99 ${ms(run.turnsDuring.p99)} during vs ${ms(run.turnsBefore.p99)} ms before (${x(run.p99Ratio)}); 1 M ≈ ${num(projected)} s`, '1 M ≤ 20 s, p99 ≤ 1.5×',

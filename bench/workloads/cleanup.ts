@@ -3,7 +3,7 @@
 import { PostgresSessionStore } from '../../src/postgres/store';
 import { SessionRecovery } from '../../src/recovery';
 import type { BenchContext } from '../context';
-import { seedSessions } from '../seed';
+import { seedSessions, settleSeeded } from '../seed';
 import { latency, Latency, nowMs } from '../stats';
 
 const RETENTION_DAYS = 30;
@@ -18,6 +18,9 @@ export interface CleanupRun {
   /** Expired seeded sessions left after the cleanup (goal 0) and unexpired ones it deleted (goal 0). */
   survivors: number;
   freshDeleted: number;
+  /** Data keys of the expired sessions left after the cleanup (goal 0) and of unexpired ones destroyed (goal 0). */
+  keysLeft: number;
+  freshKeysDestroyed: number;
   turnsBefore: Latency;
   turnsDuring: Latency;
   p99Ratio: number;
@@ -55,7 +58,15 @@ async function cleanupWith(
   const now = Math.floor(Date.now() / 1000);
   await seedSessions(
     target.pool,
-    { prefix: `${ctx.runId}-exp-${tag}`, count: m, firstUser: 2_000_000, perUser: 20, newest: now - 40 * 86_400, spreadSeconds: 20 * 86_400 },
+    {
+      prefix: `${ctx.runId}-exp-${tag}`,
+      count: m,
+      firstUser: 2_000_000,
+      perUser: 20,
+      newest: now - 40 * 86_400,
+      spreadSeconds: 20 * 86_400,
+      keys: true,
+    },
     (n) => progress.tick(n),
   );
   // Unexpired sessions beside them (1 per 100, ≥ 1 day inside the retention): the cleanup must not touch them.
@@ -68,8 +79,9 @@ async function cleanupWith(
     perUser: 20,
     newest: now - 86_400,
     spreadSeconds: (RETENTION_DAYS - 2) * 86_400,
+    keys: true,
   });
-  await target.pool.query('ANALYZE conversation_context');
+  await settleSeeded(target.pool);
   const recovery = new SessionRecovery(target.service);
   const id = `${ctx.runId}-cleanup-turns-${tag}`;
   await recovery.recoverSession(id, 41, 'assistant');
@@ -123,8 +135,12 @@ async function cleanupWith(
   const deleted = expiredBefore - (await expiredNow());
   const left = async (prefix: string) =>
     Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM conversation_context WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
+  const keys = async (prefix: string) =>
+    Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM session_key WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
   const survivors = timedOut ? NaN : await left(`${ctx.runId}-exp-${tag}`);
   const freshDeleted = fresh - (await left(freshPrefix));
+  const keysLeft = timedOut ? NaN : await keys(`${ctx.runId}-exp-${tag}`);
+  const freshKeysDestroyed = fresh - (await keys(freshPrefix));
   progress.done();
   const b = latency(before);
   const d = latency(during);
@@ -137,6 +153,8 @@ async function cleanupWith(
     timedOut,
     survivors,
     freshDeleted,
+    keysLeft,
+    freshKeysDestroyed,
     turnsBefore: b,
     turnsDuring: d,
     p99Ratio: d.p99 / b.p99,
