@@ -274,14 +274,19 @@ describe('deletion and expiry', () => {
   });
 
   it('deleteExpiredBatch is strict: a row exactly at the cutoff is kept', async () => {
-    expect((await deleteExpiredBatch(pool, 50, 100)).sort()).toEqual(['old1', 'old2']);
+    expect((await deleteExpiredBatch(pool, 50, 100)).ids.sort()).toEqual(['old1', 'old2']);
     expect(await loadSnapshot(pool, 'edge')).not.toBeNull();
-    expect(await deleteExpiredBatch(pool, 50, 100)).toEqual([]);
+    expect((await deleteExpiredBatch(pool, 50, 100)).ids).toEqual([]);
   });
 
-  it('deleteExpiredBatch deletes at most batchSize, oldest first', async () => {
-    expect(await deleteExpiredBatch(pool, 100, 1)).toEqual(['old1']);
-    expect(await deleteExpiredBatch(pool, 100, 2)).toEqual(['old2', 'edge']);
+  it('deleteExpiredBatch deletes at most batchSize, oldest first, and says where the next batch starts', async () => {
+    const first = await deleteExpiredBatch(pool, 100, 1);
+    expect(first).toEqual({ ids: ['old1'], reached: 10 });
+    expect(await deleteExpiredBatch(pool, 100, 2, first.reached)).toEqual({ ids: ['old2', 'edge'], reached: 50 });
+    // Nothing before `from` is read: a row older than it is left for a later cleanup.
+    await insertSnapshotsRaw(pool, [ctx('older', { createdAt: 5, updatedAt: 5 })]);
+    expect((await deleteExpiredBatch(pool, 60, 10, 50)).ids).toEqual([]);
+    expect((await deleteExpiredBatch(pool, 60, 10)).ids).toEqual(['older']);
   });
 
   it('deleteIfExpired re-checks the cutoff', async () => {

@@ -174,27 +174,37 @@ export async function deleteSessionRow(db: Queryable, sessionId: string): Promis
   return (result.rowCount ?? 0) > 0;
 }
 
+// From `$3` on in the updated_at index: a cleanup resumes each batch where the last one ended, instead of walking
+// again over the index entries of the rows it has just deleted (dead until a vacuum), which made a cleanup of N rows
+// cost N² / batch.
 const DELETE_EXPIRED_BATCH = `
 DELETE FROM conversation_context
 WHERE session_id IN (
   SELECT session_id FROM conversation_context
-  WHERE updated_at < $1::bigint
+  WHERE updated_at < $1::bigint AND updated_at >= $3::bigint
   ORDER BY updated_at
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED)
-RETURNING session_id`;
+RETURNING session_id, updated_at`;
 
-/** Deletes up to `batchSize` sessions with `updated_at < cutoff` (strictly) and returns their ids. */
+/**
+ * Deletes up to `batchSize` sessions with `from ≤ updated_at < cutoff` (strictly below the cutoff), oldest first.
+ * Returns their ids and the newest updated_at among them: the next batch's `from`.
+ */
 export async function deleteExpiredBatch(
   db: Queryable,
   cutoff: number,
   batchSize: number,
-): Promise<string[]> {
-  const result = await query<{ session_id: string }>(db, 'delete expired sessions', DELETE_EXPIRED_BATCH, [
+  from = Number.MIN_SAFE_INTEGER,
+): Promise<{ ids: string[]; reached: number }> {
+  const result = await query<{ session_id: string; updated_at: string }>(db, 'delete expired sessions', DELETE_EXPIRED_BATCH, [
     cutoff,
     batchSize,
+    from,
   ]);
-  return result.rows.map((r) => r.session_id);
+  let reached = from;
+  for (const r of result.rows) reached = Math.max(reached, Number(r.updated_at));
+  return { ids: result.rows.map((r) => r.session_id), reached };
 }
 
 const DELETE_IF_EXPIRED = `

@@ -210,8 +210,10 @@ export class PostgresSessionStore implements SessionService {
     validateRetentionDays(retentionDays);
     const cutoff = expiryCutoff(this.now(), retentionDays);
     let deleted = 0;
+    let from: number | undefined;
     for (;;) {
-      const ids = await deleteExpiredBatch(this.pool, cutoff, CLEANUP_BATCH_SIZE);
+      const { ids, reached } = await deleteExpiredBatch(this.pool, cutoff, CLEANUP_BATCH_SIZE, from);
+      from = reached;
       deleted += ids.length;
       // The reference leaves expired sessions in the cache for up to 30 minutes; drop them.
       for (const id of ids) await this.cache?.finishWrite(id, undefined, null);
