@@ -63,7 +63,7 @@ describe('migrate', () => {
       'cleanup_progress',
       'cleanup_per_statement',
       'session_key_retire',
-      'cleanup_index_lookups',
+      'cleanup_by_index',
     ]);
     expect(new Set(rows.map((r) => r.name)).size).toBe(rows.length);
   });
