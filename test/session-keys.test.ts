@@ -11,6 +11,7 @@ import {
   SessionKeyCodec,
   SessionKeyStore,
   forgetSessionKey,
+  forgetSessionKeys,
   rewrapSessionKeys,
   type CodecKey,
   type KeyRing,
@@ -93,6 +94,23 @@ test('each session its own key, named in the payload; other workflows and no con
     [`a-${run}`],
   );
   expect(rows[0].wrapped.length).toBe(12 + 32 + 16);
+});
+
+test("forgetSessionKeys drops a whole batch of deleted sessions from this process's caches at once (a cleanup's batch)", async () => {
+  const [a, b, c] = ['a', 'b', 'c'].map((x) => `batch-${x}-${run}`);
+  const writer = fresh();
+  const copies = new Map<string, Payload[]>();
+  for (const id of [a, b, c]) {
+    copies.set(id, await writer.encode([turn(`secret of ${id}`)], ctx(id)));
+    await persistSession(pool, snap(id, 1), 1, 'h');
+  }
+  // Retention by SQL deletes a and b with their keys (the statement trigger); this process's cache still holds them.
+  await pool.query('DELETE FROM conversation_context WHERE session_id = ANY ($1::text[])', [[a, b]]);
+  expect(text(await writer.decode(copies.get(a) as Payload[]))).toContain(`secret of ${a}`);
+  forgetSessionKeys([a, b]);
+  for (const id of [a, b])
+    await expect(writer.decode(copies.get(id) as Payload[])).rejects.toBeInstanceOf(PayloadErasedError);
+  expect(text(await writer.decode(copies.get(c) as Payload[]))).toContain(`secret of ${c}`);
 });
 
 test('a fenced delete retires the key: never sealed with again, erased for display, opened for the removing run until it is destroyed', async () => {

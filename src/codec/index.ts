@@ -21,5 +21,5 @@ export {
   erasedPayload,
   erasedSentinel,
 } from './session-key-codec';
-export { SESSION_KEY_CACHE_MS, SessionKeyStore, forgetSessionKey, rewrapSessionKeys } from './session-keys';
+export { SESSION_KEY_CACHE_MS, SessionKeyStore, forgetSessionKey, forgetSessionKeys, rewrapSessionKeys } from './session-keys';
 export type { SessionKey } from './session-keys';

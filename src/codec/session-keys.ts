@@ -31,7 +31,17 @@ const stores = new Set<SessionKeyStore>();
 
 /** Drops a session's key from every cache of this process (called right after the session is deleted). */
 export function forgetSessionKey(sessionId: string): void {
-  for (const s of stores) s.forget(sessionId);
+  forgetSessionKeys([sessionId]);
+}
+
+/**
+ * Drops these sessions' keys from every cache of this process: one pass over each cache for the whole set, so a
+ * cleanup's batch of 2,000 costs one walk of a full cache (10,000 keys), not 2,000 of them.
+ */
+export function forgetSessionKeys(sessionIds: Iterable<string>): void {
+  const ids = new Set(sessionIds);
+  if (ids.size === 0) return;
+  for (const s of stores) s.forget(ids);
 }
 
 interface Cached {
@@ -179,9 +189,9 @@ export class SessionKeyStore {
    * Drops what this store knows of a session's keys; the next use asks Postgres. Only a lookup that finds no row
    * remembers a key as destroyed: a key this store made or saw after the deletion belongs to the next incarnation.
    */
-  forget(sessionId: string): void {
-    this.bySession.delete(sessionId);
-    for (const [id, c] of this.byKeyId) if (c.key?.sessionId === sessionId) this.byKeyId.delete(id);
+  forget(sessionIds: ReadonlySet<string>): void {
+    for (const id of sessionIds) this.bySession.delete(id);
+    for (const [id, c] of this.byKeyId) if (c.key && sessionIds.has(c.key.sessionId)) this.byKeyId.delete(id);
   }
 
   private remember(key: SessionKey): void {

@@ -3,7 +3,7 @@
 // batch after batch from where the cleanup's progress stands in Postgres. Used by activities/cleanup.ts.
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { forgetSessionKey } from '../codec/session-keys';
+import { forgetSessionKeys } from '../codec/session-keys';
 import { isActorGone, toSessionError } from '../temporal/failures';
 import { expireSessionUpdate, sessionWorkflowId } from '../../workflows/messages';
 import {
@@ -177,17 +177,21 @@ export async function expireSessions(
   // Held: an actor runs. Visibility says so for all but the last moments of a change: a run that started (claimed)
   // or closed (a continue-as-new, whose successor of the same chain may not show yet) within the grace period is
   // asked about directly. A new chain that started unseen is caught by the holder guard of the SQL in step 3.
+  // Decided from the listing in one pass; only the sessions in the grace period wait for a describe each.
   const held = new Set<string>();
-  await forEachLimit(candidates, concurrency, async (c) => {
-    const workflowId = sessionWorkflowId(c.sessionId);
-    const runs = runsOf.get(workflowId) ?? [];
+  const unsure: string[] = [];
+  for (const c of candidates) {
+    const runs = runsOf.get(sessionWorkflowId(c.sessionId)) ?? [];
     if (runs.some((r) => r.running)) held.add(c.sessionId);
     else if (
       (c.claimedSecondsAgo !== null && c.claimedSecondsAgo < VISIBILITY_GRACE_SECONDS) ||
       runs.some((r) => r.closeTime && now - r.closeTime.getTime() < VISIBILITY_GRACE_SECONDS * 1000)
     ) {
-      if (await isRunning(client, workflowId)) held.add(c.sessionId);
+      unsure.push(c.sessionId);
     }
+  }
+  await forEachLimit(unsure, concurrency, async (sessionId) => {
+    if (await isRunning(client, sessionWorkflowId(sessionId))) held.add(sessionId);
   });
 
   // 2. Held sessions: their actor decides (and deletes through its single writer).
@@ -214,7 +218,7 @@ export async function expireSessions(
   // 3. Cold sessions: one statement; a row written or loaded by an actor since it was selected survives.
   const deleteCold = options.deleteCold ?? ((rows) => expireIdleSessions(pool, rows, cutoff));
   const deleted = new Set(await deleteCold(cold, { expired: expired.length, kept: kept.length }));
-  for (const id of deleted) forgetSessionKey(id);
+  forgetSessionKeys(deleted);
   options.onProgress?.();
   for (const c of cold) (deleted.has(c.sessionId) ? expired : kept).push(c.sessionId);
 

@@ -6,7 +6,7 @@
 // cleanup sweeps what a caller that died in between left retired. Used by activities/cleanup.ts and src/temporal.
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { forgetSessionKey } from '../codec/session-keys';
+import { forgetSessionKeys } from '../codec/session-keys';
 import { type Queryable, query } from '../postgres/snapshots';
 import { sleep } from '../runtime/process';
 import { isActorGone } from '../temporal/failures';
@@ -115,7 +115,7 @@ export async function destroyRetiredKeys(
     'SELECT ds_destroy_retired_keys($1::text[], $2::boolean) AS n',
     [sessionIds, options.unused ?? false],
   );
-  for (const id of sessionIds) forgetSessionKey(id);
+  forgetSessionKeys(sessionIds);
   return Number(rows[0].n);
 }
 
