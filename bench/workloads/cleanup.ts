@@ -133,10 +133,11 @@ async function cleanupWith(
     await work;
   }
   const deleted = expiredBefore - (await expiredNow());
-  const left = async (prefix: string) =>
-    Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM conversation_context WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
-  const keys = async (prefix: string) =>
-    Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM session_key WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
+  // Rows of a seeded group still there: its sessions, or their data keys.
+  const rowsOf = async (table: 'conversation_context' | 'session_key', prefix: string) =>
+    Number((await target.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table} WHERE session_id LIKE $1`, [`${prefix}-%`])).rows[0].n);
+  const left = (prefix: string) => rowsOf('conversation_context', prefix);
+  const keys = (prefix: string) => rowsOf('session_key', prefix);
   const survivors = timedOut ? NaN : await left(`${ctx.runId}-exp-${tag}`);
   const freshDeleted = fresh - (await left(freshPrefix));
   const keysLeft = timedOut ? NaN : await keys(`${ctx.runId}-exp-${tag}`);
