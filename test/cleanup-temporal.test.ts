@@ -98,6 +98,45 @@ describe('cleanup workflow', () => {
     expect(await h.service.cleanupExpired(30)).toBe(0);
   });
 
+  // Runs where the previous test left no expired session: these four are the only ones, two batches of two.
+  test('the next batch is selected while one is deleted: a session written in between survives, counted as kept', async () => {
+    const run = `next-${Math.random().toString(36).slice(2, 8)}-`;
+    const ids = [0, 1, 2, 3].map((i) => `${run}${i}`);
+    expect(await insertSnapshotsRaw(h.pool, ids.map((id, i) => aged(id, 30_000 + i, 31 * DAY)))).toBe(4);
+    // The first batch's statement waits on its first session's lock, held here.
+    const blocker = await h.pool.connect();
+    try {
+      await blocker.query('SELECT pg_advisory_lock(hashtextextended($1, 20260))', [ids[0]]);
+      const workflowId = `cleanup/test/${run}`;
+      const cleanup = runCleanup(h.client, h.taskQueue, { retention_days: 30, batch_size: 2 }, workflowId);
+      cleanup.catch(() => undefined);
+      await eventually(async () => {
+        const { rows } = await h.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ds_expire_batch%'`,
+        );
+        expect(Number(rows[0].n)).toBe(1);
+      });
+      // The next batch (sessions 2 and 3) was selected before the statement was sent; give the selection time to
+      // return (it reads two rows), then write session 2 as an actor would, after its selection.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await backdate(h, ids[2], 0);
+      await blocker.query('SELECT pg_advisory_unlock(hashtextextended($1, 20260))', [ids[0]]);
+      const result = await cleanup;
+      expect(result.deleted).toBe(3);
+      expect(await rowCount(h, run)).toBe(1);
+      expect(await loadSnapshot(h.pool, ids[2])).not.toBeNull();
+      // Selected (so counted) and refused by the statement's guard: the selection was the prefetched one.
+      const { rows } = await h.pool.query<{ deleted: string; kept: string; batches: string }>(
+        'SELECT deleted, kept, batches FROM cleanup_progress WHERE cleanup_id LIKE $1',
+        [`${workflowId}/%`],
+      );
+      expect(rows.map((r) => [Number(r.deleted), Number(r.kept), Number(r.batches)])).toEqual([[3, 1, 2]]);
+    } finally {
+      await blocker.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      blocker.release();
+    }
+  });
+
   test('running actors decide: an old state is expired through the actor, a fresh state is kept', async () => {
     const ids = uniqueIds();
     // Fresh actors whose rows were back-dated behind their back: the actor's state is authoritative.

@@ -60,11 +60,18 @@ export async function expireRange(
   const started = Date.now();
   const index = await indexSessionRuns(deps.client, RUN_INDEX_MAX, heartbeat);
   let progress = await readCleanupProgress(deps.pool, cleanup_id);
+  let next = selectExpiryCandidates(deps.pool, cutoff, progress.after, batch_size);
   for (;;) {
     heartbeat();
-    const candidates = await selectExpiryCandidates(deps.pool, cutoff, progress.after, batch_size);
+    const candidates = await next;
     if (candidates.length === 0) return { done: true, ...totals(progress) };
     const last = candidates[candidates.length - 1].sessionId;
+    const more = candidates.length === batch_size;
+    // The next batch is selected while this one is deleted: it reads only ids after `last`, which this batch's
+    // statement does not touch, and a session loaded or written in between is caught by the statement's guard as
+    // always. If this batch fails, the selection is dropped and the retry starts from the recorded progress.
+    next = more ? selectExpiryCandidates(deps.pool, cutoff, last, batch_size) : Promise.resolve([]);
+    next.catch(() => undefined);
     const { expired, kept } = await expireSessions(deps.client, deps.pool, candidates, cutoff, {
       index,
       eraseRuns: !deps.shredded,
@@ -85,7 +92,7 @@ export async function expireRange(
       kept: progress.kept + kept.length,
       batches: progress.batches + 1,
     };
-    if (candidates.length < batch_size) return { done: true, ...totals(progress) };
+    if (!more) return { done: true, ...totals(progress) };
     if (Date.now() - started >= EXPIRE_RANGE_BUDGET_MS) return { done: false, ...totals(progress) };
   }
 }
