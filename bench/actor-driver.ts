@@ -19,16 +19,24 @@ export interface ActorDriver {
   lastUserMessage(sessionId: string): Promise<string | undefined>;
 }
 
+/**
+ * Applied turns are committed (the answer carries the version only, which is all a driver needs), or executed with
+ * `answer: 'session'` (the answer carries the session after the turn, as `execute` and the HTTP API give it).
+ */
 export function productDriver(
   service: TemporalSessionService,
-  o: { key?: string; label?: string; actor?: Partial<ActorConfig> } = {},
+  o: { key?: string; label?: string; actor?: Partial<ActorConfig>; answer?: 'session' } = {},
 ): ActorDriver {
+  const turn = (id: string, user: string, assistant: string) =>
+    o.answer === 'session'
+      ? service.execute(id, { type: 'appendTurn', user, assistant })
+      : service.commit(id, { type: 'appendTurn', user, assistant });
   return {
     key: o.key ?? 'product',
     label: o.label ?? 'product actor',
     actor: o.actor ?? {},
     recover: async (id, userId) => (await service.execute(id, { type: 'recover', userId, agentType: 'assistant' })).version,
-    appendApplied: async (id, user, assistant) => (await service.execute(id, { type: 'appendTurn', user, assistant })).version,
+    appendApplied: async (id, user, assistant) => (await turn(id, user, assistant)).version,
     appendDurable: async (id, user, assistant) => {
       await service.submitTurn(id, user, assistant);
     },

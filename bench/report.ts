@@ -119,7 +119,7 @@ export function markdownTable(r: Results): string {
     const t = v.throughput;
     const h = v.history;
     add(`persist config: ${v.label}, 1 client`, `applied p50 ${f(l.series.applied.p50)} · p99 ${f(l.series.applied.p99)} ms; durable p50 ${f(l.series.durable.p50)} · p99 ${f(l.series.durable.p99)} ms; read-your-writes ${num(100 * l.readYourWrites.fraction, 1)} %`,
-      `applied p50 ${f(l.ratios.appliedP50, x)} · p99 ${f(l.ratios.appliedP99, x)} the Update floor (p50 ${f(l.series.floorUpdate.p50)} ms); durable p50 ${f(l.ratios.durableP50, x)} the Signal floor; events/turn ${num(h.appliedSequential.eventsPerTurn, 2)} · ${num(h.durableSequential.eventsPerTurn, 2)}`, 'as the product', '');
+      `applied p50 ${f(l.ratios.appliedP50, x)} · p99 ${f(l.ratios.appliedP99, x)} the Update floor (p50 ${f(l.series.floorUpdate.p50)} ms); durable p50 ${f(l.ratios.durableP50, x)} the Signal floor; events/turn ${num(h.appliedSequential.eventsPerTurn, 2)} · ${num(h.durableSequential.eventsPerTurn, 2)}; history bytes/turn ${num(h.appliedSequential.bytesPerTurn)} · ${num(h.durableSequential.bytesPerTurn)}`, 'as the product', '');
     add(`persist config: ${v.label}, sustained`, `applied ${f(t.opsPerSec.applied, num)} · durable ${f(t.opsPerSec.durable, num)} turns/s; writes/turn ${f(t.snapshotWritesPerTurn.applied, (n) => num(n, 3))} · ${f(t.snapshotWritesPerTurn.durable, (n) => num(n, 3))}; lag p99 ${f(t.snapshotLag.applied.p99)} · ${f(t.snapshotLag.durable.p99)} ms`,
       `${f(t.ratios.applied, x)} · ${f(t.ratios.durable, x)} the floors (${f(t.opsPerSec.floorUpdate, num)} updates/s · ${f(t.opsPerSec.floorSignal, num)} signals/s); events/turn ${num(h.appliedSaturated.eventsPerTurn, 2)} · ${num(h.durableSaturated.eventsPerTurn, 2)}`, '', '');
   }

@@ -4,6 +4,7 @@ import type { SessionChange } from './session-changes';
 import type { SessionCommand } from './session-rules';
 import type {
   CommandResult,
+  CommandVersion,
   ConversationContext,
   ListOptions,
   SessionPage,
@@ -75,6 +76,11 @@ export function withExpectedOwner(command: SessionCommand, options?: CommandOpti
 /** Services that can apply a command as one atomic step (the actor, the in-memory map). */
 export interface CommandCapableService extends SessionService {
   execute(sessionId: string, command: SessionCommand, options?: CommandOptions): Promise<CommandResult>;
+  /**
+   * Applies a command like `execute` and answers with its version only. For callers that do not read the session
+   * from the answer: on the actor, the session does not travel back through Temporal's history with every turn.
+   */
+  commit(sessionId: string, command: SessionCommand, options?: CommandOptions): Promise<CommandVersion>;
   /**
    * The session with its version (null when there is none): what a read-modify-write passes back as
    * `expectedVersion`, so that a write landing in between is refused instead of overwritten.

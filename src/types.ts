@@ -155,6 +155,11 @@ export interface CommandResult {
   version: number;
 }
 
+/** What `commit` answers: the version a command left the session at, without the session. */
+export interface CommandVersion {
+  version: number;
+}
+
 // ---- wire form -------------------------------------------------------------------------------------
 
 export interface WireMessage {

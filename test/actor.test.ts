@@ -181,6 +181,30 @@ describe('session actor', () => {
     expect(accepted).toHaveLength(1); // the recoverSession above
   });
 
+  test('commit answers with the version only: its update completion in the history carries no session', async () => {
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    const long = 'x'.repeat(3000);
+    const executed = await h.service.execute(id, { type: 'appendTurn', user: long, assistant: 'a' });
+    expect(executed.context.messages.map((m) => m.content.length)).toEqual([3000, 1]);
+    const turn = { type: 'appendTurn', user: 'q', assistant: 'a' } as const;
+    const committed = await h.service.commit(id, turn, { turnId: 'c-1' });
+    expect(committed).toEqual({ version: executed.version + 1 });
+    // A retry of its turn id answers the same way and applies nothing.
+    expect(await h.service.commit(id, turn, { turnId: 'c-1' })).toEqual(committed);
+    expect((await h.service.loadContext(id))?.messages).toHaveLength(4);
+    // The completions' sizes, in order: recover, execute (the 3,000-char window), the commit and its retry.
+    const history = await h.client.workflow.getHandle(sessionWorkflowId(id)).fetchHistory();
+    const sizes = (history.events ?? [])
+      .map((e) => e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success?.payloads?.[0])
+      .filter((p) => p !== undefined)
+      .map((p) => temporal.api.common.v1.Payload.encode(p).finish().length);
+    expect(sizes).toHaveLength(4);
+    expect(sizes[1]).toBeGreaterThan(3000);
+    expect(sizes[2]).toBeLessThan(200);
+    expect(sizes[3]).toBeLessThan(200);
+  });
+
   test('the snapshot in Postgres converges to the actor state after a burst of writes', async () => {
     const id = ids.sessionId();
     await recovery.recoverSession(id, ids.userId());

@@ -61,13 +61,13 @@ describe('popItem racing another addItems', () => {
     // The pop's write (a save) waits until the other writer's add is acknowledged.
     const racing = new Proxy(real, {
       get(target, prop, receiver) {
-        if (prop !== 'execute') return Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'execute' && prop !== 'commit') return Reflect.get(target, prop, receiver) as unknown;
         return async (...args: Parameters<CommandCapableService['execute']>) => {
           if (args[1].type === 'save' && !held) {
             held = true;
             await other.addItems(added);
           }
-          return target.execute(...args);
+          return prop === 'commit' ? target.commit(...args) : target.execute(...args);
         };
       },
     });

@@ -216,6 +216,18 @@ describe('InMemorySessionService', () => {
       expect((await service.loadContext('t'))!.messages).toHaveLength(4);
     });
 
+    it('commit answers with the version only, and applies a turn id once', async () => {
+      const service = new InMemorySessionService({ sampleData: false });
+      await service.execute('k', { type: 'recover', userId: 3 });
+      const msg = { type: 'appendMessage', message: { role: 'user', content: 'hi' } } as const;
+      expect(await service.commit('k', msg, { turnId: 'a' })).toEqual({ version: 2 });
+      expect(await service.commit('k', msg, { turnId: 'a' })).toEqual({ version: 2 });
+      expect((await service.loadContext('k'))!.messages).toHaveLength(1);
+      await expect(service.commit('k', msg, { expectedUserId: 4 })).rejects.toBeInstanceOf(
+        SessionConflictError,
+      );
+    });
+
     it('returns copies', async () => {
       const service = new InMemorySessionService({ sampleData: false });
       const result = await service.execute('c', { type: 'recover', userId: 3 });

@@ -49,11 +49,19 @@ const EXPECTED = {
   result: ['reason', 'version', 'unsaved'],
   updates: {
     saveContext: {
-      args: ['context', 'expected_user_id', 'expected_version', 'turn_id'],
+      args: ['context', 'expected_user_id', 'expected_version', 'turn_id', 'answer'],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'created_at', 'settings'],
     },
     recoverSession: {
-      args: ['user_id', 'agent_type', 'settings', 'expected_user_id', 'expected_version', 'turn_id'],
+      args: [
+        'user_id',
+        'agent_type',
+        'settings',
+        'expected_user_id',
+        'expected_version',
+        'turn_id',
+        'answer',
+      ],
     },
     appendMessage: {
       args: [
@@ -66,17 +74,28 @@ const EXPECTED = {
         'expected_user_id',
         'expected_version',
         'turn_id',
+        'answer',
       ],
     },
     appendTurn: {
-      args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id'],
+      args: ['user', 'assistant', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id', 'answer'],
     },
-    appendMessages: { args: ['messages', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id'] },
-    clearMessages: { args: ['expected_user_id', 'expected_version', 'turn_id'] },
-    updateMetadata: { args: ['metadata', 'expected_user_id', 'expected_version', 'turn_id'] },
-    configureSession: { args: ['settings', 'expected_user_id', 'expected_version', 'turn_id'] },
+    appendMessages: {
+      args: ['messages', 'agent_type', 'expected_user_id', 'expected_version', 'turn_id', 'answer'],
+    },
+    clearMessages: { args: ['expected_user_id', 'expected_version', 'turn_id', 'answer'] },
+    updateMetadata: { args: ['metadata', 'expected_user_id', 'expected_version', 'turn_id', 'answer'] },
+    configureSession: { args: ['settings', 'expected_user_id', 'expected_version', 'turn_id', 'answer'] },
     forkSession: {
-      args: ['from_session_id', 'from_version', 'context', 'expected_user_id', 'expected_version', 'turn_id'],
+      args: [
+        'from_session_id',
+        'from_version',
+        'context',
+        'expected_user_id',
+        'expected_version',
+        'turn_id',
+        'answer',
+      ],
       context: ['user_id', 'messages', 'metadata', 'agent_type', 'settings'],
     },
     deleteSession: { args: ['expected_user_id'], answer: ['deleted', 'run_id'] },
@@ -150,6 +169,7 @@ const message: Required<AppendMessageArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const stepArgs: Required<AppendMessagesArgs> = {
   messages: [],
@@ -157,12 +177,14 @@ const stepArgs: Required<AppendMessagesArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const configureArgs: Required<ConfigureSessionArgs> = {
   settings,
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const forkArgs: Required<ForkSessionArgs> = {
   from_session_id: 's',
@@ -171,6 +193,7 @@ const forkArgs: Required<ForkSessionArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const forkContext: Required<ForkSessionArgs['context']> = {
   user_id: 1,
@@ -182,7 +205,12 @@ const forkContext: Required<ForkSessionArgs['context']> = {
 const watchArgs: Required<AwaitChangesArgs> = { after_version: 0, wait_ms: 0, expected_user_id: 1 };
 const watchAnswer: Required<ChangesAnswer> = { version: 1, born_version: 1, changes: [], reconnect: true };
 const batch: Required<TranscriptBatch> = { version: 1, messages: [] };
-const clearArgs: Required<EmptyArgs> = { expected_user_id: 1, expected_version: 1, turn_id: 't' };
+const clearArgs: Required<EmptyArgs> = {
+  expected_user_id: 1,
+  expected_version: 1,
+  turn_id: 't',
+  answer: 'version',
+};
 const input: Required<SessionActorInput> = {
   session_id: 's',
   idle_timeout_ms: 1,
@@ -204,6 +232,7 @@ const save: Required<SaveContextArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const saveContext: Required<SaveContextArgs['context']> = {
   user_id: 1,
@@ -220,6 +249,7 @@ const recover: Required<RecoverSessionArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const turnArgs: Required<AppendTurnArgs> = {
   user: 'u',
@@ -228,12 +258,14 @@ const turnArgs: Required<AppendTurnArgs> = {
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 const metadataArgs: Required<UpdateMetadataArgs> = {
   metadata: {},
   expected_user_id: 1,
   expected_version: 1,
   turn_id: 't',
+  answer: 'version',
 };
 type UpdateArgs<D> = D extends UpdateDefinition<unknown, [infer A]> ? A : never;
 type UpdateAnswer<D> = D extends UpdateDefinition<infer R, [unknown]> ? R : never;

@@ -80,10 +80,13 @@ export interface SessionActorResult {
   unsaved?: { context: WireContext; version: number; transcript?: TranscriptBatch[] };
 }
 
-/** Every applied update answers with the session after it and its version. */
+/**
+ * Every applied update answers with its version and, unless the caller asked for the version only
+ * (`CommandMeta.answer`), the session after it.
+ */
 export interface CommandAck {
   version: number;
-  context: WireContext;
+  context?: WireContext;
 }
 
 /**
@@ -107,6 +110,11 @@ export interface CommandMeta extends Owned {
    * it, the update id serves (unless it starts with EPHEMERAL_UPDATE_ID_PREFIX).
    */
   turn_id?: string;
+  /**
+   * 'version': answer with the version only. The session after the command is not carried back, so the update's
+   * completion in the history holds a few bytes instead of the whole window. Anything else: the session too.
+   */
+  answer?: 'version';
 }
 
 /** Commands without arguments take an object with at most the meta fields (`{}`). */

@@ -138,6 +138,8 @@ type Queued =
       command: SessionCommand;
       /** The turn id it is remembered by: the args' turn_id, else a non-ephemeral update id. */
       turnId?: string;
+      /** The caller asked for the version only (`answer: 'version'`): the ack carries no session. */
+      versionOnly: boolean;
       resolve: (ack: CommandAck) => void;
       reject: (err: unknown) => void;
     }
@@ -274,10 +276,12 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
 
   const applyCommandItem = (item: Extract<Queued, { kind: 'command' }>): void => {
     const { command, turnId: remembered } = item;
+    const ack = (version: number, context: Parameters<typeof toWireContext>[0]): CommandAck =>
+      item.versionOnly ? { version } : { version, context: toWireContext(context) };
     const seen = remembered ? state.turnOutcome(remembered) : undefined;
     if (seen?.status === 'applied' && state.snapshot) {
       handledUnchanged++;
-      item.resolve({ version: seen.version, context: toWireContext(state.snapshot.context) });
+      item.resolve(ack(seen.version, state.snapshot.context));
       return;
     }
     const admission = admit(phase, classOf(command));
@@ -291,7 +295,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       if (result.changed) describe();
       else handledUnchanged++;
       if (remembered) state.rememberTurn(remembered, { status: 'applied', version: result.snapshot.version });
-      item.resolve({ version: result.snapshot.version, context: toWireContext(result.snapshot.context) });
+      item.resolve(ack(result.snapshot.version, result.snapshot.context));
     } catch (err) {
       item.reject(toFailure(err));
     }
@@ -424,7 +428,14 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       def,
       (args: A): Promise<CommandAck> =>
         new Promise((resolve, reject) =>
-          submit({ kind: 'command', command: toCommand(args), turnId: turnIdOf(args), resolve, reject }),
+          submit({
+            kind: 'command',
+            command: toCommand(args),
+            turnId: turnIdOf(args),
+            versionOnly: (args as CommandMeta | null)?.answer === 'version',
+            resolve,
+            reject,
+          }),
         ),
       {
         validator: (args: A): void => {

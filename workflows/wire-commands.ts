@@ -165,15 +165,20 @@ function wireSettings(settings: Parameters<typeof toWireSettings>[0] | undefined
   return wire ? { settings: wire } : {};
 }
 
-/** The other direction, for clients: the actor's update and wire payload for a command (and its turn id). */
+/**
+ * The other direction, for clients: the actor's update and wire payload for a command (and its turn id; with
+ * `versionOnly`, the actor answers with the version alone).
+ */
 export function toWireUpdate(
   command: SessionCommand,
   turnId?: string,
+  versionOnly = false,
 ): [UpdateDefinition<CommandAck, [never]>, unknown] {
   const expected = {
     ...(command.expectedUserId === undefined ? {} : { expected_user_id: command.expectedUserId }),
     ...(command.expectedVersion === undefined ? {} : { expected_version: command.expectedVersion }),
     ...(turnId === undefined ? {} : { turn_id: turnId }),
+    ...(versionOnly ? { answer: 'version' as const } : {}),
   };
   const call = (def: unknown, args: object): [UpdateDefinition<CommandAck, [never]>, unknown] => [
     def as UpdateDefinition<CommandAck, [never]>,

@@ -24,7 +24,7 @@ export interface VariantResult {
   };
 }
 
-export const VARIANTS: { key: string; label: string; actor: Partial<ActorConfig> }[] = [
+export const VARIANTS: { key: string; label: string; actor: Partial<ActorConfig>; answer?: 'session' }[] = [
   {
     key: 'now',
     label: 'write in the answering task (persistDelayMs 0, the earlier design)',
@@ -35,6 +35,13 @@ export const VARIANTS: { key: string; label: string; actor: Partial<ActorConfig>
     key: 'd1sTrailing',
     label: 'every write waits 1 s, or 16 versions (the defaults before the leading edge)',
     actor: { persistLeadingEdge: false },
+  },
+  {
+    key: 'd1sSession',
+    label:
+      'the defaults, each applied turn answered with the session (`execute`; the driver commits otherwise)',
+    actor: {},
+    answer: 'session',
   },
   {
     key: 'd5s',

@@ -157,7 +157,7 @@ export class DurableAdkSessionService extends BaseSessionService {
     );
     if (context.metadata[RECORD] !== undefined) throw new Error(`Session with id ${id} already exists.`);
     const patch = { ...delta.session, [RECORD]: { createdAt: now } };
-    await this.service.execute(actorId, { type: 'updateMetadata', patch }, owner);
+    await this.service.commit(actorId, { type: 'updateMetadata', patch }, owner);
     await this.patchScopes(appName, userId, delta, undefined);
     const [app, user] = await Promise.all([
       this.metadataOf(this.appStateId(appName)),
@@ -283,7 +283,7 @@ export class DurableAdkSessionService extends BaseSessionService {
     const id = this.actorSessionId(session.appName, session.userId, session.id);
     const owner = { expectedUserId: this.ownerOf(session.userId) };
     const append = (messages = eventToMessages(event)) =>
-      this.service.execute(
+      this.service.commit(
         id,
         { type: 'appendMessages', messages, agentType: this.agentType },
         { ...owner, turnId: `event:${event.id}` },
@@ -320,7 +320,7 @@ export class DurableAdkSessionService extends BaseSessionService {
     const owner = this.ownerOf(userId);
     await Promise.all([
       of && Object.keys(delta.session).length > 0
-        ? this.service.execute(
+        ? this.service.commit(
             of.id,
             { type: 'updateMetadata', patch: delta.session },
             { ...turn('session'), expectedUserId: owner },
@@ -338,15 +338,15 @@ export class DurableAdkSessionService extends BaseSessionService {
   private async patchStateSession(id: string, owner: number, patch: Metadata, options: CommandOptions) {
     const command = { type: 'updateMetadata' as const, patch };
     try {
-      await this.service.execute(id, command, { ...options, expectedUserId: owner });
+      await this.service.commit(id, command, { ...options, expectedUserId: owner });
     } catch (err) {
       if (!(err instanceof SessionNotFoundError)) throw err;
-      await this.service.execute(
+      await this.service.commit(
         id,
         { type: 'recover', userId: owner, agentType: `${this.agentType}-state` },
         { expectedUserId: owner },
       );
-      await this.service.execute(id, command, { ...options, expectedUserId: owner });
+      await this.service.commit(id, command, { ...options, expectedUserId: owner });
     }
   }
 

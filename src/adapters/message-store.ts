@@ -89,12 +89,12 @@ export function libraryStore(
       for (const part of chunks(messages, turnId)) {
         const command = { type: 'appendMessages' as const, messages: part.messages, agentType };
         try {
-          ({ version } = await service.execute(sessionId, command, { ...owner, turnId: part.turnId }));
+          ({ version } = await service.commit(sessionId, command, { ...owner, turnId: part.turnId }));
         } catch (err) {
           if (!(err instanceof SessionNotFoundError)) throw err;
           // The first write of a session creates it; the append keeps its turn id, so a retry is still applied once.
-          await service.execute(sessionId, { type: 'recover', userId, agentType, settings }, owner);
-          ({ version } = await service.execute(sessionId, command, { ...owner, turnId: part.turnId }));
+          await service.commit(sessionId, { type: 'recover', userId, agentType, settings }, owner);
+          ({ version } = await service.commit(sessionId, command, { ...owner, turnId: part.turnId }));
         }
       }
       return version;
@@ -107,7 +107,7 @@ export function libraryStore(
         },
         async (messages, read) => {
           const save = { type: 'save' as const, context: { ...read.context, messages } };
-          await service.execute(sessionId, save, { ...owner, expectedVersion: read.version });
+          await service.commit(sessionId, save, { ...owner, expectedVersion: read.version });
         },
         change,
         (err) => err instanceof VersionMismatchError,
@@ -115,7 +115,7 @@ export function libraryStore(
     },
     async clear(sessionId) {
       try {
-        await service.execute(sessionId, { type: 'clearMessages' }, owner);
+        await service.commit(sessionId, { type: 'clearMessages' }, owner);
       } catch (err) {
         if (!(err instanceof SessionNotFoundError)) throw err;
       }

@@ -35,6 +35,7 @@ import {
 } from '../session-rules';
 import {
   CommandResult,
+  CommandVersion,
   ConversationContext,
   ListOptions,
   SessionPage,
@@ -205,6 +206,15 @@ export class InMemorySessionService
     const result = this.apply(sessionId, withExpectedOwner(command, options));
     if (options.turnId !== undefined) this.rememberTurn(sessionId, options.turnId, result);
     return { context: copyContext(result.context), version: result.version };
+  }
+
+  /** Like execute, answering with the version only. */
+  async commit(
+    sessionId: string,
+    command: SessionCommand,
+    options: CommandOptions = {},
+  ): Promise<CommandVersion> {
+    return { version: (await this.execute(sessionId, command, options)).version };
   }
 
   async forkSession(sourceId: string, targetId: string, options: ForkOptions = {}): Promise<CommandResult> {

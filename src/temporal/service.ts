@@ -40,6 +40,7 @@ import {
 } from '../session-rules';
 import {
   CommandResult,
+  CommandVersion,
   ConversationContext,
   ListOptions,
   Message,
@@ -53,6 +54,7 @@ import {
 } from '../types';
 import {
   EPHEMERAL_UPDATE_ID_PREFIX,
+  type CommandAck,
   SessionActorInput,
   TurnOutcome,
   type AwaitChangesArgs,
@@ -138,6 +140,29 @@ export class TemporalSessionService
     command: SessionCommand,
     options: CommandOptions = {},
   ): Promise<CommandResult> {
+    const ack = await this.applied(sessionId, command, options, false);
+    if (!ack.context) throw new Error(`session actor ${sessionId} answered without the session`);
+    return { version: ack.version, context: fromWireContext(ack.context) };
+  }
+
+  /**
+   * Like execute, answering with the version only: the session after the command does not travel back (the
+   * update's completion in the history holds a few bytes instead of the whole window).
+   */
+  async commit(
+    sessionId: string,
+    command: SessionCommand,
+    options: CommandOptions = {},
+  ): Promise<CommandVersion> {
+    return { version: (await this.applied(sessionId, command, options, true)).version };
+  }
+
+  private async applied(
+    sessionId: string,
+    command: SessionCommand,
+    options: CommandOptions,
+    versionOnly: boolean,
+  ): Promise<CommandAck> {
     validateSessionId(sessionId);
     const owned = withExpectedOwner(command, options);
     validateCommand(owned);
@@ -146,9 +171,9 @@ export class TemporalSessionService
     // actor remembers applied turn ids only, while Temporal would answer a retry with the same update id in the same
     // run with its first outcome, even a "not found" that a re-created session has since made wrong.
     const updateId = `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
-    const [update, args] = toWireUpdate(owned, options.turnId);
+    const [update, args] = toWireUpdate(owned, options.turnId, versionOnly);
     // One key lookup for the whole call (keys per session): the start's input and the update's arguments alike.
-    const { result: ack } = await sealedKeysOf(() =>
+    const { result } = await sealedKeysOf(() =>
       this.retryingActor(sessionId, () =>
         this.client.workflow.executeUpdateWithStart(update, {
           args: [args as never],
@@ -157,7 +182,7 @@ export class TemporalSessionService
         }),
       ),
     );
-    return { version: ack.version, context: fromWireContext(ack.context) };
+    return result;
   }
 
   /**
