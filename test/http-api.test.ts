@@ -343,6 +343,66 @@ describe('HTTP API', () => {
     }
   });
 
+  test('Prefer: return=minimal answers 204 with the version as ETag; the write is applied once', async () => {
+    const id = await created('alice');
+    const minimal = {
+      ...as('alice'),
+      prefer: 'respond-async, return=minimal',
+      'idempotency-key': 'turn-min',
+    };
+    const first = await call('POST', `/v1/sessions/${id}/turns`, minimal, {
+      user: 'short',
+      assistant: 'answer',
+    });
+    const again = await call('POST', `/v1/sessions/${id}/turns`, minimal, {
+      user: 'short',
+      assistant: 'answer',
+    });
+    for (const res of [first, again]) {
+      expect([res.statusCode, res.body, res.headers['preference-applied']]).toEqual([
+        204,
+        '',
+        'return=minimal',
+      ]);
+    }
+    expect(again.headers.etag).toBe(first.headers.etag);
+    const get = await call('GET', `/v1/sessions/${id}`, as('alice'));
+    expect(get.headers.etag).toBe(first.headers.etag);
+    expect(get.json().messages.map((m: { content: string }) => m.content)).toEqual(['short', 'answer']);
+    // Every applied route takes it; another user's session still answers like a missing one.
+    const step = await call(
+      'POST',
+      `/v1/sessions/${id}/messages`,
+      { ...as('alice'), prefer: 'return=minimal' },
+      {
+        role: 'user',
+        content: 'next',
+      },
+    );
+    expect([step.statusCode, step.headers.etag]).toEqual([204, '"3"']);
+    const other = await call(
+      'POST',
+      `/v1/sessions/${id}/messages`,
+      { ...as('bob'), prefer: 'return=minimal' },
+      {
+        role: 'user',
+        content: 'not yours',
+      },
+    );
+    expect([other.statusCode, other.json().code]).toEqual([404, 'session_not_found']);
+    // Without it, or with another preference, the session comes back as before.
+    const full = await call(
+      'POST',
+      `/v1/sessions/${id}/turns`,
+      { ...as('alice'), prefer: 'return=representation' },
+      {
+        user: 'u',
+        assistant: 'a',
+      },
+    );
+    expect([full.statusCode, full.json().version, full.json().session.messages.length]).toEqual([200, 4, 5]);
+  });
+
   test('limits and bad input are 4xx with a stable code, never 5xx', async () => {
     const id = await created('alice');
     const json = { ...as('alice'), 'content-type': 'application/json' };

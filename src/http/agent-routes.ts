@@ -8,6 +8,7 @@ import { actingUser } from './auth';
 import { type SessionAccess, asOwner, principalOf } from './session-access';
 import {
   Applied,
+  AppliedMinimal,
   ForkBody,
   SessionParams,
   Settings,
@@ -27,7 +28,7 @@ export function registerAgentRoutes(
 ): void {
   const { service, access } = deps;
   const tags = ['sessions'];
-  const ok = { 200: Applied, ...errorResponses };
+  const ok = { 200: Applied, 204: AppliedMinimal, ...errorResponses };
 
   app.post(
     '/v1/sessions/:id/steps',
@@ -43,10 +44,10 @@ export function registerAgentRoutes(
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const { messages, agent_type: agentType } = request.body;
-      return access.applied(request, id, {
+      return access.applied(request, reply, id, {
         type: 'appendMessages',
         messages: messages.map(fromWireMessage),
         ...(agentType ? { agentType } : {}),
@@ -68,9 +69,9 @@ export function registerAgentRoutes(
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
-      return access.applied(request, id, {
+      return access.applied(request, reply, id, {
         type: 'configure',
         settings: fromWireSettings(request.body) ?? {},
       });

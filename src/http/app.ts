@@ -20,6 +20,7 @@ import type { SessionCommand } from '../session-rules';
 import type { DurableTurnOptions } from '../temporal/service';
 import type {
   CommandResult,
+  CommandVersion,
   ConversationContext,
   ListOptions,
   SessionPage,
@@ -43,6 +44,8 @@ import { validatorCompiler } from './validation';
 /** What the API needs of the session service; TemporalSessionService provides all of it. */
 export interface SessionBackend {
   execute(sessionId: string, command: SessionCommand, options?: CommandOptions): Promise<CommandResult>;
+  /** Like execute, answering with the version only (`Prefer: return=minimal`). */
+  commit(sessionId: string, command: SessionCommand, options?: CommandOptions): Promise<CommandVersion>;
   submitTurn(
     sessionId: string,
     user: string,

@@ -288,6 +288,13 @@ export const Applied = Type.Object(
   { description: 'An applied write: the session after it' },
 );
 
+/** An applied write asked for with `Prefer: return=minimal`: no body; its version is the ETag. */
+export const AppliedMinimal = Type.Null({
+  description:
+    'Applied (Prefer: return=minimal): no body; the version after the write is the ETag, and Preference-Applied says ' +
+    'return=minimal',
+});
+
 const ERROR_CODES = Object.keys(HTTP_ERRORS) as HttpErrorCode[];
 
 export const ErrorBody = Type.Object(
@@ -306,6 +313,14 @@ export const SessionParams = Type.Object({ id: SessionId });
 export const UserParams = Type.Object({ user_id: UserId });
 
 export const WriteHeaders = Type.Object({
+  prefer: Type.Optional(
+    Type.String({
+      maxLength: 256,
+      description:
+        'return=minimal: answer 204 with the version as ETag instead of 200 with the session (the session does not ' +
+        "travel back through Temporal's history with the write)",
+    }),
+  ),
   'idempotency-key': Type.Optional(
     Type.String({
       minLength: 1,

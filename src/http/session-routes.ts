@@ -20,6 +20,7 @@ import { HttpError, sessionNotFound } from './errors';
 import { type SessionAccess, commandOptions, ifMatchVersion, principalOf } from './session-access';
 import {
   Applied,
+  AppliedMinimal,
   DurableAccepted,
   MessagesAnswer,
   MessagesQuery,
@@ -54,7 +55,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
   const { inFlight, owned, checkBodyUser, applied } = deps.access;
 
   const tags = ['sessions'];
-  const ok = { 200: Applied, ...errorResponses };
+  const ok = { 200: Applied, 204: AppliedMinimal, ...errorResponses };
 
   app.put(
     '/v1/sessions/:id',
@@ -68,7 +69,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: { ...ok, 412: errorResponse(412) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const b = request.body;
       const userId = actingUser(principalOf(request));
@@ -84,7 +85,13 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
       const settings = b.settings && fromWireSettings(b.settings);
       if (settings) context.settings = settings;
       checkBodyUser(userId, b.user_id);
-      return applied(request, id, { type: 'save', context }, ifMatchVersion(request.headers['if-match']));
+      return applied(
+        request,
+        reply,
+        id,
+        { type: 'save', context },
+        ifMatchVersion(request.headers['if-match']),
+      );
     },
   );
 
@@ -147,7 +154,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const b = request.body;
       const userId = actingUser(principalOf(request));
@@ -159,7 +166,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         ...(settings === undefined ? {} : { settings }),
       };
       checkBodyUser(userId, b.user_id);
-      return applied(request, id, command);
+      return applied(request, reply, id, command);
     },
   );
 
@@ -177,9 +184,9 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
-      return applied(request, id, { type: 'appendMessage', message: fromWireMessage(request.body) });
+      return applied(request, reply, id, { type: 'appendMessage', message: fromWireMessage(request.body) });
     },
   );
 
@@ -194,7 +201,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         headers: WriteHeaders,
         querystring: TurnQuery,
         body: TurnBody,
-        response: { 200: Applied, 202: DurableAccepted, ...errorResponses },
+        response: { 200: Applied, 202: DurableAccepted, 204: AppliedMinimal, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -212,7 +219,7 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         deps.recordTurn('durable');
         return reply.status(202).send({ turn_id: accepted });
       }
-      const answer = await applied(request, id, { type: 'appendTurn', user, assistant, agentType });
+      const answer = await applied(request, reply, id, { type: 'appendTurn', user, assistant, agentType });
       deps.recordTurn('applied');
       return answer;
     },
@@ -273,9 +280,9 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
-      return applied(request, id, { type: 'clearMessages' });
+      return applied(request, reply, id, { type: 'clearMessages' });
     },
   );
 
@@ -291,10 +298,10 @@ export function registerSessionRoutes(app: Api, deps: SessionRouteDeps): void {
         response: ok,
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { id } = request.params;
       const patch = { ...request.body };
-      return applied(request, id, { type: 'updateMetadata', patch });
+      return applied(request, reply, id, { type: 'updateMetadata', patch });
     },
   );
 
