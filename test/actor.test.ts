@@ -406,4 +406,29 @@ describe('snapshot writes: at once after a quiet window, coalesced within one', 
     expect(firstWrite).toBeGreaterThan(accepted);
     expect(taskBefore(firstWrite)).toBe(taskBefore(accepted));
   }, 60_000);
+
+  test('a new run records one patch marker and one TemporalChangeVersion upsert, however many writes it makes', async () => {
+    const ids = uniqueIds();
+    const id = ids.sessionId();
+    await recovery.recoverSession(id, ids.userId());
+    // A write at once, then turns within the window: the delayed write that follows is where runs recorded before
+    // the folded patch asked for the leading edge's.
+    await new Promise((r) => setTimeout(r, windowMs + 200));
+    let last = 0;
+    for (let i = 0; i < 3; i++) last = (await recovery.appendTurn(id, `q${i}`, `a${i}`)).version;
+    await eventually(async () => expect((await loadSnapshot(h.pool, id))?.version).toBe(last), 10_000);
+
+    const events = (await h.client.workflow.getHandle(sessionWorkflowId(id)).fetchHistory()).events ?? [];
+    const markers = events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    const upserts = events
+      .map((e) => e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields)
+      .filter((f) => f !== undefined && f !== null)
+      .map((f) => Object.keys(f ?? {}).sort());
+    expect(markers).toHaveLength(1);
+    expect(upserts).toEqual([['TemporalChangeVersion'], ['AgentType', 'SessionId', 'UserId']]);
+    expect(
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'writeSnapshot')
+        .length,
+    ).toBeGreaterThanOrEqual(2);
+  }, 60_000);
 });

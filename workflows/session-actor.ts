@@ -129,6 +129,13 @@ const PERSIST_LEADING_EDGE = 'persist-leading-edge';
 /** Patch id of the lifecycle machine: runs recorded before it replay with legacySessionActor. */
 const LIFECYCLE_MACHINE = 'lifecycle-machine';
 
+/**
+ * One patch id for the three above, recorded once at the run's start: each `patched()` a run records costs a marker
+ * and a `TemporalChangeVersion` search-attribute upsert (a billed action), so a new run records this one only. Runs
+ * recorded before it (no such marker) ask for the three as they did.
+ */
+const ACTOR_PATCHES_2026_12 = 'actor-patches-2026-12';
+
 type Removal = { kind: 'delete'; expectedUserId?: number } | { kind: 'expire'; cutoff: number };
 
 /** One command in the actor's serial order. Updates carry their answer's resolvers; signals need none. */
@@ -195,7 +202,8 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
   // A run started by a write under a destroyed session key (keys per session): it belongs to the deleted
   // incarnation. Failing it closes the run; the next write starts a new one.
   if (isErasedPayload(input)) throw erasedFailure();
-  if (!patched(LIFECYCLE_MACHINE)) return legacySessionActor(input);
+  const folded = patched(ACTOR_PATCHES_2026_12);
+  if (!folded && !patched(LIFECYCLE_MACHINE)) return legacySessionActor(input);
   const sessionId = input.session_id;
   validateSessionId(sessionId);
   const idleTimeoutMs = input.idle_timeout_ms ?? DEFAULTS.idleTimeoutMs;
@@ -587,7 +595,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
 
   // One idle timer per idle period (not per command): it re-arms for the remaining time while work goes on. A run
   // holding no session idles for seconds only (runs recorded before that patch: the whole timeout).
-  const emptyRunsEndSoon = patched(EMPTY_RUNS_END_SOON);
+  const emptyRunsEndSoon = folded || patched(EMPTY_RUNS_END_SOON);
   const idleLimitMs = (): number =>
     emptyRunsEndSoon && !state.snapshot ? Math.min(idleTimeoutMs, EMPTY_IDLE_TIMEOUT_MS) : idleTimeoutMs;
   let idle = false;
@@ -626,7 +634,7 @@ export async function sessionActor(input: SessionActorInput): Promise<SessionAct
       // `persistEvery` versions wait.
       const flushNow = (): boolean => step() !== 'persist' || idle || state.versionsBehind >= persistEvery;
       if (persistDelayMs > 0 && !flushNow()) {
-        leadingEdge ??= input.persist_leading_edge !== false && patched(PERSIST_LEADING_EDGE);
+        leadingEdge ??= input.persist_leading_edge !== false && (folded || patched(PERSIST_LEADING_EDGE));
         const waitMs = leadingEdge ? lastWriteAt + persistDelayMs - Date.now() : persistDelayMs;
         if (waitMs > 0) await condition(flushNow, waitMs);
       }
