@@ -273,9 +273,23 @@ describe('lifecycle chaos', () => {
       acknowledged += turns.length;
       // The actor (if one runs) has written its state to Postgres.
       const handle = rig.client.workflow.getHandle(sessionWorkflowId(sid));
+      // A query that fails while the workflow runs (a run that just continued as new, one whose first task has not
+      // completed) is asked again: only a closed or missing workflow has nothing left to write. (CI, stop 24: a
+      // failed query read as "nothing to wait for", and the check met a new run's first write still in flight.)
+      let last = 'not asked';
       for (let i = 0; i < 300; i++) {
-        const status = await handle.query(statusQuery).catch(() => null);
-        if (!status || status.state !== 'active' || status.persisted_version >= status.version) break;
+        const status = await handle.query(statusQuery).catch((err: Error) => err);
+        if (status instanceof Error) {
+          const running = await handle
+            .describe()
+            .then((d) => d.status.name === 'RUNNING')
+            .catch(() => false);
+          last = `query failed: ${status.message}`;
+          if (!running) break;
+        } else {
+          last = JSON.stringify(status);
+          if (status.state !== 'active' || status.persisted_version >= status.version) break;
+        }
         if (i === 299) unpersisted++;
         await sleep(100);
       }
@@ -283,7 +297,10 @@ describe('lifecycle chaos', () => {
       const row = await loadSnapshot(rig.pool, sid);
       const stored = (row?.context.messages ?? []).map((m) => m.content);
       if (JSON.stringify(live) !== JSON.stringify(stored))
-        problems.push(`${sid}: actor and Postgres differ (${live.length} vs ${stored.length} messages)`);
+        problems.push(
+          `${sid}: actor and Postgres differ (${live.length} vs ${stored.length} messages; ` +
+            `Postgres v${row?.version ?? 'none'}; actor ${last})`,
+        );
 
       const fates = turns.map((t) => ({ t, fate: fateOf(t, removals) }));
       const present = fates.filter((f) => f.fate === 'present').flatMap((f) => [f.t.user, f.t.assistant]);
