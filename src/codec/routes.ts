@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Api } from '../http/app';
 import type { ApiKeyRing } from '../http/auth';
 import { HttpError } from '../http/errors';
-import { errorResponse } from '../http/schemas';
+import { errorResponse } from '../http/schemas-errors';
 import { SessionKeyCodec } from './session-key-codec';
 import { UI_SESSION_COOKIE, UiSessions, cookieValue } from './ui-session';
 

@@ -6,19 +6,9 @@ import { fromWireMessage, fromWireSettings, toWireContext, toWireMessage } from 
 import type { Api, SessionBackend } from './app';
 import { actingUser } from './auth';
 import { type SessionAccess, asOwner, principalOf } from './session-access';
-import {
-  Applied,
-  AppliedMinimal,
-  ForkBody,
-  SessionParams,
-  Settings,
-  StepBody,
-  TranscriptAnswer,
-  TranscriptQuery,
-  WriteHeaders,
-  errorResponse,
-  errorResponses,
-} from './schemas';
+import { errorResponse, errorResponses } from './schemas-errors';
+import { SessionParams, Settings, TranscriptAnswer, TranscriptQuery } from './schemas-session';
+import { Applied, AppliedMinimal, ForkBody, StepBody, WriteHeaders } from './schemas-writes';
 
 export const JSONL_MEDIA_TYPE = 'application/jsonl';
 

@@ -17,7 +17,7 @@ import type { Queryable } from '../postgres/snapshots';
 import type { ChangesAnswer, ChangesOptions, CommandOptions, DeleteOptions, ForkOptions } from '../service';
 import type { TurnOutcome } from '../../workflows/messages';
 import type { SessionCommand } from '../session-rules';
-import type { DurableTurnOptions } from '../temporal/service';
+import type { DurableTurnOptions } from '../temporal/durable-turns';
 import type {
   CommandResult,
   CommandVersion,

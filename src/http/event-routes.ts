@@ -10,7 +10,8 @@ import { actingUser } from './auth';
 import type { ChangeFeeds } from './change-feed';
 import { toHttpError } from './errors';
 import { type SessionAccess, principalOf } from './session-access';
-import { SessionParams, errorResponses } from './schemas';
+import { errorResponses } from './schemas-errors';
+import { SessionParams } from './schemas-session';
 
 export const EVENT_STREAM_MEDIA_TYPE = 'text/event-stream';
 /** A comment line this often keeps proxies from closing a quiet stream. */

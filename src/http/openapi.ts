@@ -5,7 +5,8 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifySchema, RouteOptions } from 'fastify';
 import type { Api } from './app';
 import { MAX_BODY_DEPTH } from './json-body';
-import { NOT_PROTO_KEY, NO_PROTOTYPE_KEYS, errorResponse } from './schemas';
+import { NOT_PROTO_KEY, NO_PROTOTYPE_KEYS } from './schemas-common';
+import { errorResponse } from './schemas-errors';
 
 /** Methods whose body Fastify reads (so: bad JSON 400, too large 413, not JSON 415). GET and HEAD bodies are ignored. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

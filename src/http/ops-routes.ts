@@ -6,13 +6,32 @@ import type { SessionMetrics } from '../metrics';
 import type { Api, AppDeps } from './app';
 import { HttpError } from './errors';
 import { countExpired } from '../retention/sql';
-import { CleanupAnswer, CleanupBody, Health, Readiness, errorResponse } from './schemas';
+import { errorResponse } from './schemas-errors';
 
 /** What /metrics answers (prom-client's contentType, with its charset parameter left to the reply). */
 const METRICS_MEDIA_TYPE = 'text/plain; version=0.0.4';
 
 /** A dependency that does not answer within this long is "down" for readiness. */
 const READINESS_TIMEOUT_MS = 2000;
+
+const CleanupBody = Type.Object(
+  { retention_days: Type.Integer({ minimum: 0, maximum: 36500 }), dry_run: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+const CleanupAnswer = Type.Object({
+  deleted: Type.Integer({
+    minimum: 0,
+    description: 'Sessions deleted (dry run: sessions that are expired now)',
+  }),
+  dry_run: Type.Boolean(),
+});
+
+const Health = Type.Object({ status: Type.Literal('ok') });
+const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  temporal: Type.Union([Type.Literal('ok'), Type.Literal('timeout'), Type.Literal('unavailable')]),
+  postgres: Type.Union([Type.Literal('ok'), Type.Literal('timeout'), Type.Literal('unavailable')]),
+});
 
 export function registerOpsRoutes(app: Api, deps: AppDeps & { metrics: SessionMetrics }): void {
   const { service, pool, client, metrics, config } = deps;

@@ -18,30 +18,31 @@ import { actingUser } from './auth';
 import { SessionConflictError } from '../errors';
 import { HttpError, sessionNotFound } from './errors';
 import { type SessionAccess, commandOptions, ifMatchVersion, principalOf } from './session-access';
+import { errorResponse, errorResponses } from './schemas-errors';
+import { Message } from './schemas-messages';
+import {
+  ListQuery,
+  MessagesAnswer,
+  MessagesQuery,
+  Session,
+  SessionParams,
+  SessionsPage,
+  UserParams,
+} from './schemas-session';
 import {
   Applied,
   AppliedMinimal,
   DurableAccepted,
-  MessagesAnswer,
-  MessagesQuery,
-  Message,
   MetadataPatch,
-  ListQuery,
   RecoverBody,
   SaveBody,
   SaveHeaders,
-  Session,
-  SessionParams,
-  SessionsPage,
   TurnBody,
   TurnParams,
   TurnQuery,
   TurnStatus,
-  UserParams,
   WriteHeaders,
-  errorResponse,
-  errorResponses,
-} from './schemas';
+} from './schemas-writes';
 
 export interface SessionRouteDeps {
   service: SessionBackend;

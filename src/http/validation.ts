@@ -5,7 +5,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import type { FastifySchemaCompiler } from 'fastify';
 import { HttpError } from './errors';
-import { PATTERN_RULES } from './schemas';
+import { PATTERN_RULES } from './schemas-common';
 
 /** A plain base-10 integer as the wire carries it: no sign but '-', no fraction, exponent, hex or spaces. */
 const PLAIN_INTEGER = /^-?[0-9]+$/;

@@ -1,13 +1,10 @@
 // TemporalSessionService: the product. Every change is one command to the session's actor (update-with-start);
 // reads ask the running actor and fall back to the Postgres snapshot; lists and transcripts read Postgres; watchers
-// long-poll the actor.
+// long-poll the actor (change-polls.ts). Calls to the actor: actor-client.ts; durable turns: durable-turns.ts.
 import { randomUUID } from 'node:crypto';
-import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
-import { backOff } from 'exponential-backoff';
+import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { SessionKeyCodec, sealedKeysOf } from '../codec/session-key-codec';
-import type { SessionKeyStore } from '../codec/session-keys';
+import { sealedKeysOf } from '../codec/session-key-codec';
 import type { ActorConfig } from '../config';
 import { listSummaries, loadSnapshot } from '../postgres/snapshots';
 import { readTranscript } from '../postgres/transcript';
@@ -25,14 +22,12 @@ import {
   type WatchOptions,
   withExpectedOwner,
 } from '../service';
-import { type SessionChange, fromWireChange } from '../session-changes';
+import type { SessionChange } from '../session-changes';
 import { watchChanges } from '../watch';
 import {
   SessionCommand,
   recentMessages,
   validateCommand,
-  validateContent,
-  validateAgentType,
   validateRetentionDays,
   validateSessionId,
   validateTurnId,
@@ -55,40 +50,23 @@ import {
 import {
   EPHEMERAL_UPDATE_ID_PREFIX,
   type CommandAck,
-  SessionActorInput,
   TurnOutcome,
-  type AwaitChangesArgs,
-  awaitChangesUpdate,
   contextQuery,
   deleteSessionUpdate,
   recentMessagesQuery,
   sessionWorkflowId,
   snapshotQuery,
-  turnSignal,
-  turnStatusQuery,
-  SESSION_WORKFLOW_TYPE,
 } from '../../workflows/messages';
 import type { CleanupConfig, CleanupScheduler } from '../retention/job';
-import {
-  cleanupScheduleId,
-  ensureCleanupSchedule,
-  pauseCleanupSchedule,
-  runCleanup,
-  triggerCleanupSchedule,
-  unpauseCleanupSchedule,
-} from '../retention/schedule';
+import { runCleanup } from '../retention/schedule';
 import { toWireUpdate } from '../../workflows/wire-commands';
 import { eraseRunsThrough, eraseWorkflowHistories } from '../retention/erasure';
 import { destroyOnceClosed } from '../retention/retired-keys';
-import { terminateErasedRun } from './erased-runs';
-import {
-  isActorBusy,
-  isActorGone,
-  isActorTaskFailing,
-  isQueryOnClosedActor,
-  isQueryOnContinuedRun,
-  toSessionError,
-} from './failures';
+import { SessionActorClient } from './actor-client';
+import { pollChanges } from './change-polls';
+import { scheduledCleanup } from './cleanup-scheduler';
+import { type DurableTurnOptions, durableTurnStatus, submitDurableTurn } from './durable-turns';
+import { toSessionError } from './failures';
 
 export interface TemporalSessionServiceOptions {
   client: Client;
@@ -98,40 +76,20 @@ export interface TemporalSessionServiceOptions {
   actor?: Partial<ActorConfig>;
 }
 
-export interface DurableTurnOptions {
-  turnId?: string;
-  agentType?: string;
-  /** The session's owner: creates the session for this user when it does not exist yet. */
-  userId?: number;
-  /**
-   * The owner the caller acts for, without creating: the actor rejects the turn (session_conflict) when the
-   * session belongs to someone else, and (session_not_found) when there is none.
-   */
-  expectedUserId?: number;
-}
-
 export class TemporalSessionService
   implements CommandCapableService, ForkCapable, TranscriptCapable, Watchable
 {
   private readonly client: Client;
-  /** Queries that must not replay a closed run: rejected, so reads fall back to Postgres. */
-  private readonly openOnly: WorkflowClient;
   private readonly pool: Pool;
   private readonly taskQueue: string;
-  private readonly actor: Partial<ActorConfig>;
+  /** The sessions' actors: queries, retried commands and their start (actor-client.ts). */
+  private readonly actors: SessionActorClient;
 
   constructor(options: TemporalSessionServiceOptions) {
     this.client = options.client;
     this.pool = options.pool;
     this.taskQueue = options.taskQueue;
-    this.actor = options.actor ?? {};
-    this.openOnly = new WorkflowClient({
-      connection: options.client.connection,
-      namespace: options.client.options.namespace,
-      // The same codec as the client's, or encrypted query results would not decode.
-      dataConverter: options.client.options.dataConverter,
-      queryRejectCondition: 'NOT_OPEN',
-    });
+    this.actors = new SessionActorClient(options.client, options.taskQueue, options.actor ?? {});
   }
 
   /** Applies one command in the session's actor and answers once it is applied (the "applied" acknowledgement). */
@@ -174,11 +132,11 @@ export class TemporalSessionService
     const [update, args] = toWireUpdate(owned, options.turnId, versionOnly);
     // One key lookup for the whole call (keys per session): the start's input and the update's arguments alike.
     const { result } = await sealedKeysOf(() =>
-      this.retryingActor(sessionId, () =>
+      this.actors.retryingActor(sessionId, () =>
         this.client.workflow.executeUpdateWithStart(update, {
           args: [args as never],
           updateId,
-          startWorkflowOperation: this.startOperation(sessionId),
+          startWorkflowOperation: this.actors.startOperation(sessionId),
         }),
       ),
     );
@@ -190,72 +148,18 @@ export class TemporalSessionService
    * applies it once by turn id. Validated here with the same rules, so a turn that resolves will be applied,
    * except on a missing session without `userId` (see `turnStatus`).
    */
-  async submitTurn(
+  submitTurn(
     sessionId: string,
     user: string,
     assistant: string,
     options: DurableTurnOptions = {},
   ): Promise<string> {
-    validateSessionId(sessionId);
-    validateContent('user', user);
-    validateContent('assistant', assistant);
-    if (options.agentType !== undefined) validateAgentType(options.agentType);
-    if (options.userId !== undefined) validateUserId(options.userId);
-    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
-    const turnId = options.turnId ?? randomUUID();
-    validateTurnId(turnId);
-    const { sealed } = await sealedKeysOf(() =>
-      this.retryingActor(sessionId, () =>
-        this.client.workflow.signalWithStart(SESSION_WORKFLOW_TYPE, {
-          workflowId: sessionWorkflowId(sessionId),
-          taskQueue: this.taskQueue,
-          args: [this.actorInput(sessionId)],
-          signal: turnSignal,
-          signalArgs: [
-            {
-              turn_id: turnId,
-              user,
-              assistant,
-              agent_type: options.agentType,
-              user_id: options.userId,
-              expected_user_id: options.expectedUserId,
-            },
-          ],
-          staticSummary: summaryOf(sessionId),
-        }),
-      ),
-    );
-    // With keys per session: a delete that retired the key this turn was sealed with before the actor read it would
-    // leave it acknowledged here and never applied (it belonged to the deleted incarnation).
-    const sealedWith = sealed.get(sessionId);
-    const keys = this.sessionKeys();
-    if (keys && sealedWith && !(await keys.isLive(sealedWith)))
-      await this.keptDespiteDelete(sessionId, turnId);
-    return turnId;
-  }
-
-  /**
-   * A durable turn raced a delete of its session (its key was retired while it was sent): acknowledged only if an
-   * actor applied it (a run that received it before the removal hands it to the next incarnation); otherwise the
-   * session it was sent to is gone, and so is the turn.
-   */
-  private async keptDespiteDelete(sessionId: string, turnId: string): Promise<void> {
-    const outcome = await this.turnStatus(sessionId, turnId).catch(() => ({ status: 'unknown' }) as const);
-    if (outcome.status !== 'applied') throw new SessionNotFoundError(sessionId);
-  }
-
-  /** The client codec's key store when it seals payloads with a key per session (DS_CODEC_SESSION_KEYS). */
-  private sessionKeys(): SessionKeyStore | undefined {
-    const codecs = this.client.options.dataConverter.payloadCodecs ?? [];
-    return codecs.find((c): c is SessionKeyCodec => c instanceof SessionKeyCodec)?.keys;
+    return submitDurableTurn(this.actors, sessionId, user, assistant, options);
   }
 
   /** What became of a turn id in the running actor ('unknown' once it has completed or forgotten it). */
-  async turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }> {
-    validateSessionId(sessionId);
-    validateTurnId(turnId);
-    const status = await this.askActor(sessionId, (h) => h.query(turnStatusQuery, turnId));
-    return status ?? { status: 'unknown' };
+  turnStatus(sessionId: string, turnId: string): Promise<TurnOutcome | { status: 'unknown' }> {
+    return durableTurnStatus(this.actors, sessionId, turnId);
   }
 
   async saveContext(sessionId: string, ctx: ConversationContext): Promise<void> {
@@ -267,7 +171,7 @@ export class TemporalSessionService
 
   async loadContext(sessionId: string): Promise<ConversationContext | null> {
     validateSessionId(sessionId);
-    const live = await this.askActor(sessionId, (h) => h.query(contextQuery));
+    const live = await this.actors.askActor(sessionId, (h) => h.query(contextQuery));
     if (live !== undefined) return live ? fromWireContext(live) : null;
     const stored = await loadSnapshot(this.pool, sessionId);
     return stored ? copyContext(stored.context) : null;
@@ -276,7 +180,7 @@ export class TemporalSessionService
   /** The session and its version, from its actor when one runs (else from Postgres); null when there is none. */
   async getSnapshot(sessionId: string): Promise<CommandResult | null> {
     validateSessionId(sessionId);
-    const live = await this.askActor(sessionId, (h) => h.query(snapshotQuery));
+    const live = await this.actors.askActor(sessionId, (h) => h.query(snapshotQuery));
     if (live !== undefined) return live && { version: live.version, context: fromWireContext(live.context) };
     const stored = await loadSnapshot(this.pool, sessionId);
     return stored && { version: stored.version, context: copyContext(stored.context) };
@@ -296,7 +200,7 @@ export class TemporalSessionService
     if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < 0))
       throw new ValidationError('max_bytes', 'must be a non-negative integer');
     const args: [number, number?] = maxBytes === undefined ? [n] : [n, maxBytes];
-    const live = await this.askActor(sessionId, (h) => h.query(recentMessagesQuery, ...args));
+    const live = await this.actors.askActor(sessionId, (h) => h.query(recentMessagesQuery, ...args));
     if (live !== undefined) return live && live.map(fromWireMessage);
     const stored = await loadSnapshot(this.pool, sessionId);
     return stored ? recentMessages(stored.context.messages, n, maxBytes) : null;
@@ -332,55 +236,8 @@ export class TemporalSessionService
    * One long-poll of the session's actor (the `awaitChanges` update). A session that lives only in Postgres gets its
    * actor started for it; a missing one is a SessionNotFoundError, and no actor is started for it.
    */
-  async changes(sessionId: string, options: ChangesOptions = {}): Promise<ChangesAnswer> {
-    validateSessionId(sessionId);
-    if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
-    const args: AwaitChangesArgs = {
-      ...(options.afterVersion === undefined ? {} : { after_version: options.afterVersion }),
-      ...(options.waitMs === undefined ? {} : { wait_ms: options.waitMs }),
-      ...(options.expectedUserId === undefined ? {} : { expected_user_id: options.expectedUserId }),
-    };
-    const updateId = () => `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`;
-    const handle = this.client.workflow.getHandle(sessionWorkflowId(sessionId));
-    const { signal } = options;
-    const call = <T>(fn: () => Promise<T>): Promise<T> =>
-      signal ? this.client.withAbortSignal(signal, fn) : fn();
-    const poll = () =>
-      call(() => handle.executeUpdate(awaitChangesUpdate, { args: [args], updateId: updateId() }));
-    // No run answered: a run that continued as new has a successor, asked again (retryingActor); a run that completed
-    // wrote its snapshot first, so Postgres says whether there is a session to start an actor for.
-    const ask = () =>
-      this.retryingActor(sessionId, async () => {
-        // A signal aborted before the call starts would not reach it (the client listens for the abort event).
-        signal?.throwIfAborted();
-        try {
-          return await poll();
-        } catch (err) {
-          if (!isActorGone(err) || (await this.actorRunning(sessionId))) throw err;
-          if (!(await loadSnapshot(this.pool, sessionId))) throw new SessionNotFoundError(sessionId);
-          return call(() =>
-            this.client.workflow.executeUpdateWithStart(awaitChangesUpdate, {
-              args: [args],
-              updateId: updateId(),
-              startWorkflowOperation: this.startOperation(sessionId),
-            }),
-          );
-        }
-      });
-    let answer: Awaited<ReturnType<typeof ask>>;
-    try {
-      answer = await ask();
-    } catch (err) {
-      // Given up by the caller: its reason, not what the cancelled call looks like (a deadline, "overloaded").
-      if (signal?.aborted) throw signal.reason;
-      throw err;
-    }
-    return {
-      version: answer.version,
-      bornVersion: answer.born_version,
-      changes: answer.changes.map(fromWireChange),
-      ...(answer.reconnect ? { reconnect: true } : {}),
-    };
+  changes(sessionId: string, options: ChangesOptions = {}): Promise<ChangesAnswer> {
+    return pollChanges(this.actors, this.pool, sessionId, options);
   }
 
   /** Every change of the session, in order, from its actor (see Watchable and src/watch.ts). */
@@ -407,11 +264,11 @@ export class TemporalSessionService
     validateSessionId(sessionId);
     if (options.expectedUserId !== undefined) validateUserId(options.expectedUserId);
     const args = options.expectedUserId === undefined ? {} : { expected_user_id: options.expectedUserId };
-    const ack = await this.retryingActor(sessionId, () =>
+    const ack = await this.actors.retryingActor(sessionId, () =>
       this.client.workflow.executeUpdateWithStart(deleteSessionUpdate, {
         args: [args],
         updateId: `${EPHEMERAL_UPDATE_ID_PREFIX}${randomUUID()}`,
-        startWorkflowOperation: this.startOperation(sessionId),
+        startWorkflowOperation: this.actors.startOperation(sessionId),
       }),
     );
     // The removing run has answered, so no task of it runs again: the key its delete retired (with
@@ -440,99 +297,8 @@ export class TemporalSessionService
    * stop() pauses it; runOnce() runs the cleanup workflow and waits for its count.
    */
   cleanupScheduler(config: CleanupConfig): CleanupScheduler {
-    const scheduleId = cleanupScheduleId(this.taskQueue);
-    return {
-      start: async () => {
-        await ensureCleanupSchedule(this.client, {
-          scheduleId,
-          taskQueue: this.taskQueue,
-          retentionDays: config.retentionDays,
-          intervalMs: config.cleanupIntervalMs,
-        });
-        await unpauseCleanupSchedule(this.client, scheduleId);
-        await triggerCleanupSchedule(this.client, scheduleId);
-      },
-      stop: () => pauseCleanupSchedule(this.client, scheduleId),
-      runOnce: () => this.cleanupExpired(config.retentionDays),
-    };
+    return scheduledCleanup(this.client, this.taskQueue, config, () =>
+      this.cleanupExpired(config.retentionDays),
+    );
   }
-
-  /** Runs a query against the open actor; undefined when no actor is running (read Postgres instead). */
-  private async askActor<T>(
-    sessionId: string,
-    ask: (handle: ReturnType<WorkflowClient['getHandle']>) => Promise<T>,
-  ): Promise<T | undefined> {
-    try {
-      // A busy actor (loading, or applying turns received before this query), or a run that continued as new under
-      // the query, is asked again: answering from Postgres then could miss an acknowledged write.
-      return await backOff(() => ask(this.openOnly.getHandle(sessionWorkflowId(sessionId))), {
-        numOfAttempts: 20,
-        startingDelay: 5,
-        maxDelay: 250,
-        retry: (err) => isActorBusy(err) || isQueryOnContinuedRun(err),
-      });
-    } catch (err) {
-      if (isQueryOnClosedActor(err) || isActorGone(err)) return undefined;
-      throw toSessionError(err, sessionId);
-    }
-  }
-
-  /** Whether the session's actor has a run that is running now (its latest run). */
-  private async actorRunning(sessionId: string): Promise<boolean> {
-    try {
-      const { status } = await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).describe();
-      return status.name === 'RUNNING';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
-    }
-  }
-
-  /** Retries the short window in which a command meets a run that is completing; maps failures to typed errors. */
-  private async retryingActor<T>(sessionId: string, call: () => Promise<T>, healed = false): Promise<T> {
-    try {
-      return await backOff(call, {
-        numOfAttempts: 12,
-        startingDelay: 10,
-        maxDelay: 500,
-        jitter: 'full',
-        retry: (err) => isActorGone(err),
-      });
-    } catch (err) {
-      // A run that cannot decode its history (keys per session: a write under a key destroyed meanwhile) belongs
-      // to a deleted incarnation: ended, the command starts a new one. Once per command.
-      if (!healed && isActorTaskFailing(err)) {
-        const ended = await terminateErasedRun(this.client, sessionWorkflowId(sessionId)).catch(() => false);
-        if (ended) return this.retryingActor(sessionId, call, true);
-      }
-      throw toSessionError(err, sessionId);
-    }
-  }
-
-  private startOperation(sessionId: string) {
-    return new WithStartWorkflowOperation(SESSION_WORKFLOW_TYPE, {
-      workflowId: sessionWorkflowId(sessionId),
-      taskQueue: this.taskQueue,
-      args: [this.actorInput(sessionId)],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      staticSummary: summaryOf(sessionId),
-    });
-  }
-
-  private actorInput(sessionId: string): SessionActorInput {
-    return {
-      session_id: sessionId,
-      idle_timeout_ms: this.actor.idleTimeoutMs,
-      continue_as_new_after: this.actor.continueAsNewAfter,
-      remember_turn_ids: this.actor.rememberTurnIds,
-      persist_delay_ms: this.actor.persistDelayMs,
-      persist_every: this.actor.persistEvery,
-      ...(this.actor.persistLeadingEdge === false ? { persist_leading_edge: false } : {}),
-      ...(this.actor.removeLocally ? { remove_locally: true } : {}),
-    };
-  }
-}
-
-function summaryOf(sessionId: string): string {
-  return `Session ${sessionId}`;
 }
