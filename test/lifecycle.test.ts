@@ -6,8 +6,10 @@ import { SessionConflictError, SessionNotFoundError, StorageError, ValidationErr
 import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import { SessionMetrics } from '../src/metrics';
 import { SessionRecovery } from '../src/recovery';
+import { expireSessions } from '../src/retention/expire';
 import {
   deleteSessionUpdate,
+  drainSignal,
   expireSessionUpdate,
   sessionWorkflowId,
   statusQuery,
@@ -322,6 +324,54 @@ describe('one serial order of commands (case 5) and the dedup memory (case 8)', 
       }
     }
   });
+
+  test('an expiry racing a continue-as-new reaches the next run: no row is deleted behind a live actor', async () => {
+    // The chaos suite's CI failure (actor and Postgres differ, 2 vs 0 messages): an expiry whose update met a run
+    // ending by continue-as-new read the session as cold, and the SQL path deleted its row under the same holder while
+    // the next run went on holding it.
+    const mismatches: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const ids = uniqueIds();
+      const id = ids.sessionId();
+      await recovery.recoverSession(id, ids.userId());
+      const { version } = await recovery.appendTurn(id, `q${round}`, `a${round}`);
+      await eventually(async () => expect((await loadSnapshot(h.pool, id))?.version).toBe(version), 10_000);
+      const { rows } = await h.pool.query<{ holder: string | null; ago: string | null }>(
+        'SELECT holder, ds_epoch() - claimed_at AS ago FROM conversation_context WHERE session_id = $1',
+        [id],
+      );
+      const candidate = {
+        sessionId: id,
+        holder: rows[0]?.holder ?? null,
+        claimedSecondsAgo: rows[0]?.ago === null ? null : Number(rows[0]?.ago),
+      };
+      // The chain continues as new again and again (each run is drained at once) while the expiry reaches it.
+      const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
+      let expiring = true;
+      const churn = (async () => {
+        while (expiring) {
+          await handle.signal(drainSignal).catch(() => undefined);
+          await sleep(2);
+        }
+      })();
+      await sleep(round % 6);
+      await expireSessions(h.client, h.pool, [candidate], nowSec() + 3600).finally(() => {
+        expiring = false;
+      });
+      await churn;
+      // Whatever run holds the session now has written it: the actor and Postgres agree (both empty, or equal).
+      let live: string[] | null = null;
+      let stored: string[] | null = null;
+      await eventually(async () => {
+        live = (await h.service.loadContext(id))?.messages.map((m) => m.content) ?? null;
+        stored = (await loadSnapshot(h.pool, id))?.context.messages.map((m) => m.content) ?? null;
+        expect(live).toEqual(stored);
+      }, 5_000).catch(() =>
+        mismatches.push(`${id}: actor ${JSON.stringify(live)}, Postgres ${JSON.stringify(stored)}`),
+      );
+    }
+    expect(mismatches).toEqual([]);
+  }, 180_000);
 
   test('calls without a turn id do not push client turn ids out of the dedup memory', async () => {
     const ids = uniqueIds();
