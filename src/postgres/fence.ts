@@ -1,7 +1,8 @@
 // The session actor's fenced SQL (migrations/2_session_fence.sql): claim a session on load, write snapshots that a
 // deletion can never be undone by, delete with a tombstone. Used by the actor's activities (activities/index.ts);
 // retention's fenced SQL is src/retention/sql.ts.
-import { contextData, query, rowToSnapshot, type Queryable } from './snapshots';
+import { rowToSnapshot } from './rows';
+import { contextData, query, type Queryable } from './snapshots';
 import type { SessionSnapshot } from '../session-rules';
 import type { ClaimAnswer, PersistOutcome } from '../../workflows/lifecycle';
 import type { TranscriptBatch } from '../../workflows/messages';

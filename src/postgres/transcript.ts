@@ -3,7 +3,8 @@
 import { StorageError, ValidationError } from '../errors';
 import { LIMITS, type Message, type TranscriptOptions, type TranscriptPage, toWireMessage } from '../types';
 import { decodeTranscriptCursor, encodeTranscriptCursor } from './cursor';
-import { query, storedMessage, type Queryable } from './snapshots';
+import { storedMessage } from './rows';
+import { query, type Queryable } from './snapshots';
 
 const PAGE = `
 SELECT version, seq, message FROM session_transcript
