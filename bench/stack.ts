@@ -1,7 +1,6 @@
 // The benchmark's own stack: a temp data dir, one embedded Postgres, the workflow bundles, and Temporal dev
 // servers with chosen SQLite settings (each with its own worker processes, client and Postgres database); the
 // cluster target (bench/cluster-target.ts) attaches the same way. Used by bench/main.ts; nothing touches .data/.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,10 +12,8 @@ import { generateKey } from '../src/codec/keys';
 import { findRoot } from '../src/config';
 import { migrate } from '../src/postgres/migrate';
 import { createPool } from '../src/postgres/pool';
-import { DevServer, devServerArgs, startDevServer } from '../src/runtime/dev-server';
+import { DevServer, startDevServer } from '../src/runtime/dev-server';
 import { createDatabase, EmbeddedPg, startEmbeddedPostgres } from '../src/runtime/embedded-postgres';
-import { freePort } from '../src/runtime/ports';
-import { isRunning, killOnParentExit, LogTail, sleep, stopChild } from '../src/runtime/process';
 import { installTemporalRuntime } from '../src/runtime/stack';
 import { resolveTemporalCli, temporalCliVersion } from '../src/runtime/temporal-cli';
 import { TemporalSessionService } from '../src/temporal/service';
@@ -243,69 +240,15 @@ export async function attachTarget(
   }
 }
 
-/** WAL settings go through the product's startDevServer; the default journal needs the pragmas left out. */
-async function startServer(cliPath: string, setting: SqliteSetting, dbFile: string, logFile: string): Promise<DevServer> {
-  if (setting !== 'default') {
-    return startDevServer({
-      cliPath,
-      uiPort: null,
-      dbFile,
-      sqliteSynchronous: setting === 'wal-normal' ? 'normal' : 'full',
-      namespace: NAMESPACE,
-      logFile,
-    });
-  }
-  return startDefaultJournalServer(cliPath, dbFile, logFile);
-}
-
-/**
- * The product's dev-server arguments without the `--sqlite-pragma` pairs (startDevServer always passes WAL).
- * A `sqlitePragmas` option on startDevServer would make this copy unnecessary.
- */
-async function startDefaultJournalServer(cliPath: string, dbFile: string, logFile: string): Promise<DevServer> {
-  const ip = '127.0.0.1';
-  const port = await freePort(ip);
-  fs.mkdirSync(path.dirname(dbFile), { recursive: true });
-  const full = devServerArgs({ ip, port, uiPort: null, dbFile, sqliteSynchronous: 'full', namespace: NAMESPACE });
-  const args: string[] = [];
-  for (let i = 0; i < full.length; i++) {
-    if (full[i] === '--sqlite-pragma') i++;
-    else args.push(full[i]);
-  }
-  const log = fs.createWriteStream(logFile, { flags: 'a' });
-  const tail = new LogTail();
-  const child = spawn(cliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const s of [child.stdout, child.stderr]) {
-    s.on('data', (c: Buffer) => {
-      tail.push(c);
-      log.write(c);
-    });
-  }
-  const unhook = killOnParentExit(child, 'SIGTERM');
-  const address = `${ip}:${port}`;
-  const stop = async (): Promise<void> => {
-    await stopChild(child, 'SIGTERM', 10_000);
-    unhook();
-    log.end();
-  };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (!isRunning(child)) throw new Error(`dev server (default journal) exited:\n${tail}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`dev server (default journal) not ready:\n${tail}`);
-    }
-    try {
-      const c = await Connection.connect({ address, connectTimeout: 1_000 });
-      try {
-        await c.workflowService.describeNamespace({ namespace: NAMESPACE });
-      } finally {
-        await c.close();
-      }
-      break;
-    } catch {
-      await sleep(200);
-    }
-  }
-  return { address, namespace: NAMESPACE, pid: child.pid ?? -1, stop };
+/** Every setting through the product's startDevServer; the default journal leaves the pragmas out. */
+function startServer(cliPath: string, setting: SqliteSetting, dbFile: string, logFile: string): Promise<DevServer> {
+  return startDevServer({
+    cliPath,
+    uiPort: null,
+    dbFile,
+    sqliteSynchronous: setting === 'wal-normal' ? 'normal' : 'full',
+    sqliteWal: setting !== 'default',
+    namespace: NAMESPACE,
+    logFile,
+  });
 }

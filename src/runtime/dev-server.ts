@@ -56,8 +56,10 @@ export interface DevServerOptions {
   uiPort?: number | null;
   /** SQLite file; undefined = in-memory (lost when the process exits). */
   dbFile?: string;
-  /** SQLite `synchronous` pragma (journal_mode is always WAL). Default full. */
+  /** SQLite `synchronous` pragma (with journal_mode WAL). Default full. */
   sqliteSynchronous?: 'full' | 'normal';
+  /** False leaves SQLite's default journal and pragmas (the benchmark's baseline). Default true: WAL. */
+  sqliteWal?: boolean;
   /** Namespace to create besides `default`. */
   namespace?: string;
   /** Sets the workflow execution retention of `namespace` (days). */
@@ -89,6 +91,7 @@ export function devServerArgs(o: {
   uiPort: number | null;
   dbFile?: string;
   sqliteSynchronous: 'full' | 'normal';
+  sqliteWal?: boolean;
   namespace: string;
   codecEndpoint?: string;
   extraDynamicConfig?: Readonly<Record<string, string | number | boolean>>;
@@ -98,7 +101,8 @@ export function devServerArgs(o: {
   else args.push('--ui-port', String(o.uiPort), '--ui-disable-news-fetch');
   if (o.dbFile) args.push('--db-filename', o.dbFile);
   // Accepted for the in-memory store as well; WAL is what makes the SQLite store fast.
-  args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', `synchronous=${o.sqliteSynchronous}`);
+  if (o.sqliteWal !== false)
+    args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', `synchronous=${o.sqliteSynchronous}`);
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
     args.push('--search-attribute', `${name}=${type}`);
   if (o.namespace !== 'default') args.push('--namespace', o.namespace);
@@ -143,6 +147,7 @@ async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
     uiPort,
     dbFile: opts.dbFile ? path.resolve(opts.dbFile) : undefined,
     sqliteSynchronous: opts.sqliteSynchronous ?? 'full',
+    sqliteWal: opts.sqliteWal,
     namespace,
     codecEndpoint: opts.codecEndpoint,
     extraDynamicConfig: opts.extraDynamicConfig,
