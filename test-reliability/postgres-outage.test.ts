@@ -12,6 +12,7 @@ import {
   recoveryMs,
   report,
   sessionIds,
+  taskTrouble,
   verify,
 } from './support/load';
 import { Rig } from './support/rig';
@@ -19,8 +20,19 @@ import { sizes } from './support/scale';
 
 const size = sizes.postgresOutage;
 
-/** From `from`, how long until Postgres holds at least the version every actor had when it came back. */
-async function catchUpMs(rig: Rig, ledger: Ledger, from: number): Promise<number | undefined> {
+/** A session Postgres had not caught up with by the deadline: its row's version, the actor's, and its task trouble. */
+interface Behind {
+  sessionId: string;
+  row: number;
+  target: number;
+  trouble: Record<string, number>;
+}
+
+/**
+ * From `from`, how long until Postgres holds at least the version every actor had when it came back; or, past the
+ * deadline, the sessions it had not caught up with, each with what its workflow tasks went through.
+ */
+async function catchUp(rig: Rig, ledger: Ledger, from: number): Promise<{ ms?: number; behind: Behind[] }> {
   const targets = new Map<string, number>();
   const deadline = Date.now() + 180_000;
   for (const sid of ledger.turns.keys()) {
@@ -38,15 +50,19 @@ async function catchUpMs(rig: Rig, ledger: Ledger, from: number): Promise<number
       }
     }
   }
-  for (const [sid, version] of targets) {
+  const behind: Behind[] = [];
+  for (const [sid, target] of targets) {
     for (;;) {
-      const row = await loadSnapshot(rig.pool, sid).catch(() => null);
-      if ((row?.version ?? 0) >= version) break;
-      if (Date.now() > deadline) return undefined;
+      const row = (await loadSnapshot(rig.pool, sid).catch(() => null))?.version ?? 0;
+      if (row >= target) break;
+      if (Date.now() > deadline) {
+        behind.push({ sessionId: sid, row, target, trouble: await taskTrouble(rig.client, sid) });
+        break;
+      }
       await sleep(100);
     }
   }
-  return Date.now() - from;
+  return behind.length > 0 ? { behind } : { ms: Date.now() - from, behind };
 }
 
 describe('Postgres outage', () => {
@@ -71,7 +87,7 @@ describe('Postgres outage', () => {
       if (variant === 'stopped') await rig.startPostgres();
       else rig.thawPostgres();
       const ready = Date.now();
-      const catchUp = await catchUpMs(rig, load.ledger, ready);
+      const caught = await catchUp(rig, load.ledger, ready);
       await load.waitForAcks(size.minTurns, 300_000);
       await load.stop();
       const verdict = await verify(rig, load.ledger);
@@ -82,7 +98,8 @@ describe('Postgres outage', () => {
         acksDuringOutage: acksBetween(load.ledger, down, back),
         appliedAcksDuringOutage: acksBetween(load.ledger, down, back, 'applied'),
         durableAcksDuringOutage: acksBetween(load.ledger, down, back, 'durable'),
-        postgresCatchUpMs: catchUp,
+        postgresCatchUpMs: caught.ms,
+        behind: caught.behind.slice(0, 5),
         firstAppliedAckAfterFaultMs: recoveryMs(load.ledger, down, 'applied'),
         firstDurableAckAfterFaultMs: recoveryMs(load.ledger, down, 'durable'),
         attempts: load.ledger.attempts,
@@ -91,7 +108,7 @@ describe('Postgres outage', () => {
         seconds: Math.round((Date.now() - load.startedAt) / 1000),
       });
       expectClean(verdict, load.ledger, size.minTurns);
-      expect(catchUp).toBeDefined();
+      expect(caught.behind).toEqual([]);
     });
   }
 });

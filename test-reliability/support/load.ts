@@ -358,6 +358,25 @@ export async function wedgingFailures(client: Client, sessionId: string): Promis
   return found;
 }
 
+/**
+ * Every workflow task of the session's runs that failed or timed out, counted by cause (failures: the cause and the
+ * first words of the message): what held a session back, when one is behind.
+ */
+export async function taskTrouble(client: Client, sessionId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  const add = (key: string): void => void (counts[key] = (counts[key] ?? 0) + 1);
+  for await (const { events } of sessionRuns(client, sessionId)) {
+    for (const e of events) {
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT)
+        add(`timed out (${String(e.workflowTaskTimedOutEventAttributes?.timeoutType)})`);
+      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) continue;
+      const a = e.workflowTaskFailedEventAttributes;
+      add(`failed (${String(a?.cause)}): ${(a?.failure?.message ?? '').slice(0, 120)}`);
+    }
+  }
+  return counts;
+}
+
 /** Time from `from` to the first acknowledgement of a call sent at or after it (per mode); undefined if none. */
 export function recoveryMs(ledger: Ledger, from: number, mode?: AckMode): number | undefined {
   let best: number | undefined;
