@@ -2,6 +2,7 @@
 // guarded SQL statement when none does, then erase their runs; and expireRange, the loop the cleanup activity runs,
 // batch after batch from where the cleanup's progress stands in Postgres. Used by activities/cleanup.ts.
 import type { Client } from '@temporalio/client';
+import { backOff } from 'exponential-backoff';
 import type { Pool } from 'pg';
 import { forgetSessionKeys } from '../codec/session-keys';
 import { isActorGone, toSessionError } from '../temporal/failures';
@@ -20,7 +21,6 @@ import {
   listRuns,
 } from './erasure';
 import { destroyOnceClosed } from './retired-keys';
-import { sleep } from '../runtime/process';
 import type {
   ExpireBatchInput,
   ExpireBatchOutput,
@@ -262,19 +262,21 @@ const SUCCESSOR_ATTEMPTS = 12;
  */
 async function expireThroughActor(client: Client, sessionId: string, cutoff: number): Promise<ActorOutcome> {
   const workflowId = sessionWorkflowId(sessionId);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const answer = await client.workflow
-        .getHandle(workflowId)
-        .executeUpdate(expireSessionUpdate, { args: [{ cutoff }] });
-      return answer.expired ? { runId: answer.run_id } : 'kept';
-    } catch (err) {
-      if (!isActorGone(err)) throw toSessionError(err, sessionId);
-      if (!(await isRunning(client, workflowId))) return 'gone';
-      // Still refused by a running chain (its tasks fail, say): left for the next cleanup, never deleted behind it,
-      // and the rest of the batch goes on.
-      if (attempt >= SUCCESSOR_ATTEMPTS) return 'kept';
-      await sleep(Math.min(500, 10 * 2 ** attempt));
-    }
+  const handle = client.workflow.getHandle(workflowId);
+  let chainRunning = true;
+  try {
+    const answer = await backOff(() => handle.executeUpdate(expireSessionUpdate, { args: [{ cutoff }] }), {
+      numOfAttempts: SUCCESSOR_ATTEMPTS,
+      startingDelay: 20,
+      maxDelay: 500,
+      // Asked again only while a run of the chain runs; no run at all means no actor holds the session.
+      retry: async (err) => isActorGone(err) && (chainRunning = await isRunning(client, workflowId)),
+    });
+    return answer.expired ? { runId: answer.run_id } : 'kept';
+  } catch (err) {
+    if (!isActorGone(err)) throw toSessionError(err, sessionId);
+    // Still refused by a running chain after every attempt (its tasks fail, say): left for the next cleanup, never
+    // deleted behind it, and the rest of the batch goes on.
+    return chainRunning ? 'kept' : 'gone';
   }
 }
