@@ -7,6 +7,7 @@ import { insertSnapshotsRaw, loadSnapshot } from '../src/postgres/snapshots';
 import { SessionMetrics } from '../src/metrics';
 import { SessionRecovery } from '../src/recovery';
 import { expireSessions } from '../src/retention/expire';
+import { selectExpiryCandidates } from '../src/retention/sql';
 import {
   deleteSessionUpdate,
   drainSignal,
@@ -336,15 +337,12 @@ describe('one serial order of commands (case 5) and the dedup memory (case 8)', 
       await recovery.recoverSession(id, ids.userId());
       const { version } = await recovery.appendTurn(id, `q${round}`, `a${round}`);
       await eventually(async () => expect((await loadSnapshot(h.pool, id))?.version).toBe(version), 10_000);
-      const { rows } = await h.pool.query<{ holder: string | null; ago: string | null }>(
-        'SELECT holder, ds_epoch() - claimed_at AS ago FROM conversation_context WHERE session_id = $1',
-        [id],
+      const cutoff = nowSec() + 3600;
+      // The session as the cleanup selects it (its holder, how long since it was claimed).
+      const candidate = (await selectExpiryCandidates(h.pool, cutoff, null, 10_000)).find(
+        (c) => c.sessionId === id,
       );
-      const candidate = {
-        sessionId: id,
-        holder: rows[0]?.holder ?? null,
-        claimedSecondsAgo: rows[0]?.ago === null ? null : Number(rows[0]?.ago),
-      };
+      if (!candidate) throw new Error(`${id} is not selected as expired`);
       // The chain continues as new again and again (each run is drained at once) while the expiry reaches it.
       const handle = h.client.workflow.getHandle(sessionWorkflowId(id));
       let expiring = true;
@@ -355,7 +353,7 @@ describe('one serial order of commands (case 5) and the dedup memory (case 8)', 
         }
       })();
       await sleep(round % 6);
-      await expireSessions(h.client, h.pool, [candidate], nowSec() + 3600).finally(() => {
+      await expireSessions(h.client, h.pool, [candidate], cutoff).finally(() => {
         expiring = false;
       });
       await churn;
