@@ -1,7 +1,6 @@
 // How TemporalSessionService reaches a session's actor: queries to its open run (none open: the caller reads
 // Postgres), commands retried over a run that is completing with failures mapped to typed errors, and its start.
 import { Client, WithStartWorkflowOperation, WorkflowClient } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/common';
 import { backOff } from 'exponential-backoff';
 import type { ActorConfig } from '../config';
 import { SessionActorInput, sessionWorkflowId, SESSION_WORKFLOW_TYPE } from '../../workflows/messages';
@@ -52,17 +51,6 @@ export class SessionActorClient {
     } catch (err) {
       if (isQueryOnClosedActor(err) || isActorGone(err)) return undefined;
       throw toSessionError(err, sessionId);
-    }
-  }
-
-  /** Whether the session's actor has a run that is running now (its latest run). */
-  async actorRunning(sessionId: string): Promise<boolean> {
-    try {
-      const { status } = await this.client.workflow.getHandle(sessionWorkflowId(sessionId)).describe();
-      return status.name === 'RUNNING';
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
-      throw err;
     }
   }
 

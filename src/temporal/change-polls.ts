@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { loadSnapshot } from '../postgres/snapshots';
+import { isRunning } from '../retention/erasure';
 import { SessionNotFoundError } from '../errors';
 import type { ChangesAnswer, ChangesOptions } from '../service';
 import { fromWireChange } from '../session-changes';
@@ -46,7 +47,7 @@ export async function pollChanges(
       try {
         return await poll();
       } catch (err) {
-        if (!isActorGone(err) || (await actors.actorRunning(sessionId))) throw err;
+        if (!isActorGone(err) || (await isRunning(client, sessionWorkflowId(sessionId)))) throw err;
         if (!(await loadSnapshot(pool, sessionId))) throw new SessionNotFoundError(sessionId);
         return call(() =>
           client.workflow.executeUpdateWithStart(awaitChangesUpdate, {
